@@ -1,0 +1,1 @@
+"""Thin adapters: translate updates into domain events and effects into API calls."""

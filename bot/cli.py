@@ -1,0 +1,101 @@
+"""The ``knotbot`` command line: run, chat, content check, db upgrade, match."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.content_loader import ContentError, load_content
+from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("knotbot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="knotbot",
+        description="Knotbot: guided, safe self-massage of muscle knots, on Telegram or in the terminal.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="start the bot: Telegram if TELEGRAM_BOT_TOKEN is set, else the terminal chat")
+    sub.add_parser("chat", help="chat with the bot in this terminal (no Telegram needed)")
+    content = sub.add_parser("content", help="content tools")
+    content_sub = content.add_subparsers(dest="content_command", required=True)
+    content_sub.add_parser("check", help="validate content/ and exit non-zero on the first error")
+    db = sub.add_parser("db", help="database tools")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="create or migrate the database schema")
+    match = sub.add_parser("match", help="match text to a body area / warning sign, one JSON line per input")
+    match.add_argument("texts", nargs="*", help="utterances; none: read one per line from stdin")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"knotbot: {exc}", file=sys.stderr)
+        return 2
+    from bot.logging_setup import configure_logging
+
+    configure_logging(settings.log_level)
+    try:
+        return _dispatch(args, settings)
+    except ContentError as exc:
+        print(f"knotbot: content error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    command = args.command or "run"
+    if command == "content":
+        content = load_content(settings.content_dir)
+        print(
+            f"content ok: {len(content.areas)} areas, {len(content.tools)} tools, "
+            f"{len(content.red_flags)} warning signs, {len(content.strings)} strings"
+        )
+        return 0
+    if command == "db":
+        return asyncio.run(_db_upgrade(settings))
+    if command == "match":
+        from bot.match_cli import run as run_match
+
+        code: int = run_match(list(args.texts), sys.stdin, sys.stdout, load_content(settings.content_dir))
+        return code
+    if command == "chat" or (command == "run" and settings.telegram_bot_token is None):
+        from bot.adapters.terminal import run_chat
+        from bot.runtime import build_core
+
+        if command == "run":
+            log.info("TELEGRAM_BOT_TOKEN is not set: chatting in the terminal")
+        return asyncio.run(run_chat(build_core(settings)))
+    return _run_telegram(settings)
+
+
+async def _db_upgrade(settings: Settings) -> int:
+    from bot.storage.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        await db.create_schema()
+    finally:
+        await db.dispose()
+    print(f"database schema up to date ({db.url.render_as_string(hide_password=True)})")
+    return 0
+
+
+def _run_telegram(settings: Settings) -> int:
+    from telegram import Update
+
+    from bot.adapters.telegram import build_application
+
+    application = build_application(settings)
+    log.info("polling Telegram")
+    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0

@@ -1,0 +1,73 @@
+"""Read the YAML files in ``content/`` into a validated :class:`Content`.
+
+Each file holds some top-level fields of :class:`~bot.domain.content.Content`.
+A mistake is reported as one :class:`ContentError` naming the file and the key,
+so that ``knotbot content check`` and start-up can print one clear line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from bot.domain.content import Content
+
+DEFAULT_CONTENT_DIR = Path(__file__).resolve().parent.parent / "content"
+
+# which file holds which top-level field of Content
+FILES: dict[str, tuple[str, ...]] = {
+    "areas.yaml": ("areas",),
+    "tools.yaml": ("tools", "techniques"),
+    "screening.yaml": ("severities", "red_flags"),
+    "session.yaml": ("session",),
+    "strings.yaml": ("strings",),
+    "aliases.yaml": ("aliases",),
+    "warning_phrases.yaml": ("warning_phrases",),
+}
+OPTIONAL_FILES = frozenset({"aliases.yaml", "warning_phrases.yaml"})
+
+
+class ContentError(Exception):
+    """Content is missing or invalid; the message names the file and key."""
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ContentError(f"{path.name}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ContentError(f"{path.name}: expected a mapping at the top level")
+    return data
+
+
+def load_content(directory: Path | None = None) -> Content:
+    """Load and validate every content file in ``directory``."""
+    directory = directory or DEFAULT_CONTENT_DIR
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for name, fields in FILES.items():
+        path = directory / name
+        if not path.exists():
+            if name in OPTIONAL_FILES:
+                continue
+            raise ContentError(f"{name}: file missing in {directory}")
+        data = _read(path)
+        for key in data:
+            if key not in fields:
+                raise ContentError(f"{name}: unexpected top-level key {key!r} (expected {', '.join(fields)})")
+        for key in fields:
+            if key in data:
+                merged[key] = data[key]
+                origin[key] = name
+    try:
+        return Content.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        where = origin.get(loc[0], "content") if loc else "content"
+        key = ".".join(loc) or "(root)"
+        raise ContentError(f"{where}: {key}: {err['msg']}") from exc

@@ -1,0 +1,260 @@
+"""Sending rows of scheduled_messages: the transport interface, the deliverer and the dispatcher.
+
+The table is the truth. The dispatcher claims due rows in a transaction
+(``FOR UPDATE SKIP LOCKED`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite),
+sends them, and marks each one sent. APScheduler only wakes it: at the earliest
+due time and on a safety interval. Delivery is at-least-once: a row is sent
+twice only if the process dies after Telegram accepted it and before "sent"
+was committed (see docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.content import Content
+from bot.domain.effects import Message, message_from_payload
+from bot.service import Outgoing, to_datetime
+from bot.storage.db import Database
+from bot.storage.repositories import DROPPED, FAILED, SENT, People
+from bot.storage.repositories import Schedule as ScheduleRepo
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+DISPATCH_BATCH = 50
+DISPATCH_LEASE = timedelta(seconds=60)
+
+
+class Transport(Protocol):
+    """Where messages go: Telegram, or the terminal."""
+
+    async def send(self, chat_id: str, message: Message) -> None: ...
+
+
+class Blocked(Exception):
+    """The person blocked the bot (Telegram 403): stop writing to them."""
+
+
+class TemporaryFailure(Exception):
+    """Try again later (network, 5xx, 429); ``retry_after`` in seconds if the server said."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class PermanentFailure(Exception):
+    """The message can never be sent as it is (for example a 400 Bad Request)."""
+
+
+def backoff(attempts: int) -> float:
+    """Capped exponential backoff in seconds: 1, 2, 4, ... up to 5 minutes."""
+    return float(min(300, 2 ** max(0, attempts - 1)))
+
+
+class Deliverer:
+    """Sends claimed rows in order and records each outcome."""
+
+    def __init__(self, db: Database, transport: Transport, *, clock: Callable[[], float] = time.time) -> None:
+        self.db = db
+        self.transport = transport
+        self.clock = clock
+
+    async def deliver(self, rows: list[Outgoing]) -> None:
+        blocked: set[int] = set()
+        for row in rows:
+            if row.person_id in blocked:
+                continue
+            outcome, error, retry_after = await self._send(row)
+            if outcome == "blocked":
+                blocked.add(row.person_id)
+            await self._settle(row, outcome, error, retry_after)
+
+    async def _send(self, row: Outgoing) -> tuple[str, str | None, float | None]:
+        try:
+            await self.transport.send(row.chat_id, row.message)
+        except Blocked as exc:
+            return "blocked", str(exc)[:200], None
+        except TemporaryFailure as exc:
+            return "retry", str(exc)[:200], exc.retry_after
+        except PermanentFailure as exc:
+            return "failed", str(exc)[:200], None
+        return "sent", None, None
+
+    async def _settle(
+        self, row: Outgoing, outcome: str, error: str | None, retry_after: float | None
+    ) -> None:
+        now = to_datetime(self.clock())
+
+        async def work(session: AsyncSession) -> None:
+            schedule = ScheduleRepo(session)
+            if outcome == "sent":
+                await schedule.settle(row.row_id, SENT, now)
+            elif outcome == "blocked":
+                await schedule.settle(row.row_id, FAILED, now, error)
+                await People(session).set_inactive(row.person_id)
+                await schedule.cancel_all(row.person_id)
+                log.info("person blocked the bot; follow-ups cancelled", extra={"person": row.person_id})
+            elif outcome == "retry":
+                attempts = await _attempts(session, row.row_id)
+                if attempts >= MAX_ATTEMPTS:
+                    await schedule.settle(row.row_id, FAILED, now, error)
+                else:
+                    wait = max(retry_after or 0.0, backoff(attempts))
+                    await schedule.retry_later(row.row_id, now + timedelta(seconds=wait), error or "")
+            else:
+                await schedule.settle(row.row_id, FAILED, now, error)
+
+        await self.db.run(work)
+
+
+async def _attempts(session: AsyncSession, row_id: int) -> int:
+    from bot.storage.models import ScheduledMessage
+
+    row = await session.get(ScheduledMessage, row_id)
+    return row.attempts if row else MAX_ATTEMPTS
+
+
+class Dispatcher:
+    """Claims due rows and hands them to the deliverer; drops prompts that became pointless."""
+
+    def __init__(
+        self,
+        db: Database,
+        deliverer: Deliverer,
+        content: Content,
+        *,
+        clock: Callable[[], float] = time.time,
+        batch: int = DISPATCH_BATCH,
+    ) -> None:
+        self.db = db
+        self.deliverer = deliverer
+        self.content = content
+        self.clock = clock
+        self.batch = batch
+        self._lock = asyncio.Lock()
+
+    async def run_once(self) -> int:
+        """Dispatch everything due now, batch by batch; returns how many rows were handled."""
+        total = 0
+        async with self._lock:
+            while True:
+                rows, dropped_for = await self._claim()
+                if not rows and not dropped_for:
+                    return total
+                total += len(rows) + len(dropped_for)
+                notes = [
+                    Outgoing(row_id=-1, person_id=p, chat_id=chat, kind="note", message=self._dropped_note())
+                    for p, chat in dropped_for.items()
+                ]
+                await self.deliverer.deliver(rows)
+                for note in notes:
+                    await self._send_note(note)
+
+    def _dropped_note(self) -> Message:
+        return Message(self.content.text("hold.dropped"))
+
+    async def _send_note(self, note: Outgoing) -> None:
+        try:
+            await self.deliverer.transport.send(note.chat_id, note.message)
+        except Exception as exc:  # a courtesy note: never worth failing the batch for
+            log.warning("could not send the dropped-prompts note: %s", type(exc).__name__)
+
+    async def _claim(self) -> tuple[list[Outgoing], dict[int, str]]:
+        now_epoch = self.clock()
+        now = to_datetime(now_epoch)
+
+        async def work(session: AsyncSession) -> tuple[list[Outgoing], dict[int, str]]:
+            schedule = ScheduleRepo(session)
+            people = People(session)
+            claimed = await schedule.claim_due(now, self.batch, DISPATCH_LEASE)
+            out: list[Outgoing] = []
+            dropped_for: dict[int, str] = {}
+            for row in claimed:
+                person = await people.get(row.person_id)
+                if person is None or not person.active:
+                    await schedule.settle(row.id, FAILED, now, "person inactive")
+                    continue
+                late = (now - row.due_at).total_seconds()
+                if row.late_after_s is not None and late > row.late_after_s:
+                    await schedule.settle(row.id, DROPPED, now, f"late by {late:.1f}s")
+                    dropped_for[person.id] = person.chat_id
+                    continue
+                out.append(
+                    Outgoing(
+                        row_id=row.id,
+                        person_id=row.person_id,
+                        chat_id=person.chat_id,
+                        kind=row.kind,
+                        message=message_from_payload(row.payload),
+                    )
+                )
+            return out, dropped_for
+
+        result: tuple[list[Outgoing], dict[int, str]] = await self.db.run(work)
+        return result
+
+    async def next_due(self) -> datetime | None:
+        async def work(session: AsyncSession) -> datetime | None:
+            return await ScheduleRepo(session).next_due()
+
+        result: datetime | None = await self.db.run(work)
+        return result
+
+
+class Waker:
+    """Wakes the dispatcher through APScheduler: at the earliest due time and on a safety poll."""
+
+    JOB_WAKE = "knotbot-dispatch-wake"
+    JOB_POLL = "knotbot-dispatch-poll"
+
+    def __init__(self, scheduler: Any, dispatcher: Dispatcher, *, poll_seconds: float) -> None:
+        self.scheduler = scheduler
+        self.dispatcher = dispatcher
+        self.poll_seconds = poll_seconds
+        self._wake_at: datetime | None = None
+
+    def start(self) -> None:
+        self.scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self.poll_seconds,
+            id=self.JOB_POLL,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+        self.wake_at(to_datetime(time.time()))
+
+    def wake_at(self, when: datetime | None) -> None:
+        """Make sure the dispatcher runs no later than ``when``."""
+        if when is None:
+            return
+        if self._wake_at is not None and self._wake_at <= when and self._wake_at > to_datetime(time.time()):
+            return
+        self._wake_at = when
+        self.scheduler.add_job(
+            self.tick,
+            "date",
+            run_date=max(when, to_datetime(time.time())),
+            id=self.JOB_WAKE,
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    async def tick(self) -> None:
+        self._wake_at = None
+        try:
+            await self.dispatcher.run_once()
+            self.wake_at(await self.dispatcher.next_due())
+        except Exception:
+            log.exception("dispatcher run failed; the safety poll will try again")

@@ -1,0 +1,204 @@
+"""Typed model of everything the bot knows and says, loaded from ``content/``.
+
+The YAML files in ``content/`` are validated into these pydantic models at
+start-up (see :mod:`bot.content_loader`). The domain core reads only these
+models, so every area, tool, technique, warning sign and user-facing string is
+data, never code.
+"""
+
+from __future__ import annotations
+
+import string
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+AREA_IDS: tuple[str, ...] = (
+    "neck",
+    "upper_traps",
+    "upper_back",
+    "shoulder",
+    "chest",
+    "forearm",
+    "lower_back",
+    "glutes",
+    "hamstrings",
+    "quads",
+    "outer_thigh",
+    "calves",
+    "feet",
+    "jaw",
+)
+
+
+class Strict(BaseModel):
+    """Base for content models: unknown keys are errors, objects are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Severity(StrEnum):
+    """How urgently a warning sign sends the person to help."""
+
+    EMERGENCY = "emergency"  # call the local emergency number now
+    URGENT = "urgent"  # see a doctor today
+    PROFESSIONAL = "professional"  # book a physical therapist or physician
+    ASK_FIRST = "ask_first"  # ask a clinician before deep pressure
+    AVOID_SPOT = "avoid_spot"  # don't work on this spot; another area is fine
+
+
+class ToolSetup(Strict):
+    """How to set up one tool on one area."""
+
+    tool: str
+    setup: str = Field(min_length=1)
+
+
+class Area(Strict):
+    """A body area the bot can coach, with where to work and where not to."""
+
+    id: str
+    name: str = Field(min_length=1)
+    where: str = Field(min_length=1, description="short plain description of the area")
+    muscles: list[str] = Field(min_length=1)
+    knots_sit: str = Field(min_length=1)
+    avoid: list[str] = Field(min_length=1)
+    tools: list[ToolSetup] = Field(min_length=1, description="recommended first")
+    stretch: str = Field(min_length=1)
+
+
+class Tool(Strict):
+    """A massage tool (fingers, ball, foam roller, ...)."""
+
+    id: str
+    name: str = Field(min_length=1)
+    why: str = Field(min_length=1)
+
+
+class Technique(Strict):
+    """A self-massage technique (static pressure or stripping)."""
+
+    id: str
+    name: str = Field(min_length=1)
+    summary: str = Field(min_length=1)
+    recommended: bool = False
+
+
+class RedFlag(Strict):
+    """A warning sign asked about at screening and looked for in free text."""
+
+    id: str
+    label: str = Field(min_length=1, max_length=60, description="button text")
+    description: str = Field(min_length=1, description="line in the screening list")
+    severity: Severity
+    reply: str = Field(min_length=1, description="why and what to do")
+
+
+class HoldPrompt(Strict):
+    """One timed prompt during a hold, at a fraction of the hold's length."""
+
+    at: float = Field(ge=0.0, le=1.0)
+    text: str = Field(min_length=1)
+    techniques: list[str] = Field(default_factory=list, description="empty: every technique")
+
+
+class SessionRules(Strict):
+    """Numbers that shape a session."""
+
+    hold_seconds: list[int] = Field(min_length=1)
+    max_rounds: int = Field(ge=1)
+    prompt_late_after_seconds: float = Field(gt=0, description="a prompt later than this is dropped")
+    prompts: list[HoldPrompt] = Field(min_length=1)
+    stripping_stroke_seconds: int = Field(gt=0)
+
+
+class WarningPattern(Strict):
+    """A warning phrase: every group must match, any term within a group."""
+
+    all_of: list[list[str]] = Field(min_length=1)
+
+
+class Content(Strict):
+    """Everything in ``content/``, cross-checked."""
+
+    areas: list[Area]
+    tools: list[Tool]
+    techniques: list[Technique]
+    red_flags: list[RedFlag]
+    severities: dict[Severity, str]
+    session: SessionRules
+    strings: dict[str, str]
+    aliases: dict[str, list[str]] = Field(default_factory=dict)
+    warning_phrases: dict[str, list[WarningPattern]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Content:
+        area_ids = [a.id for a in self.areas]
+        if tuple(sorted(area_ids)) != tuple(sorted(AREA_IDS)):
+            missing = sorted(set(AREA_IDS) - set(area_ids))
+            extra = sorted(set(area_ids) - set(AREA_IDS))
+            raise ValueError(f"areas: ids must be exactly the catalogue (missing {missing}, unknown {extra})")
+        tool_ids = {t.id for t in self.tools}
+        for area in self.areas:
+            for setup in area.tools:
+                if setup.tool not in tool_ids:
+                    raise ValueError(f"areas.{area.id}.tools: unknown tool {setup.tool!r}")
+        technique_ids = {t.id for t in self.techniques}
+        for prompt in self.session.prompts:
+            for tech in prompt.techniques:
+                if tech not in technique_ids:
+                    raise ValueError(f"session.prompts: unknown technique {tech!r}")
+        if sum(t.recommended for t in self.techniques) != 1:
+            raise ValueError("techniques: exactly one must be recommended")
+        flag_ids = {f.id for f in self.red_flags}
+        if len(flag_ids) != len(self.red_flags):
+            raise ValueError("red_flags: ids must be unique")
+        for sev in Severity:
+            if sev not in self.severities:
+                raise ValueError(f"severities: missing {sev.value!r}")
+        for area_id in self.aliases:
+            if area_id not in AREA_IDS:
+                raise ValueError(f"aliases.{area_id}: unknown area")
+        for flag_id in self.warning_phrases:
+            if flag_id not in flag_ids:
+                raise ValueError(f"warning_phrases.{flag_id}: unknown warning sign")
+        return self
+
+    # -- look-ups -------------------------------------------------------------
+
+    def area(self, area_id: str) -> Area:
+        for a in self.areas:
+            if a.id == area_id:
+                return a
+        raise KeyError(area_id)
+
+    def tool(self, tool_id: str) -> Tool:
+        for t in self.tools:
+            if t.id == tool_id:
+                return t
+        raise KeyError(tool_id)
+
+    def technique(self, technique_id: str) -> Technique:
+        for t in self.techniques:
+            if t.id == technique_id:
+                return t
+        raise KeyError(technique_id)
+
+    def red_flag(self, flag_id: str) -> RedFlag:
+        for f in self.red_flags:
+            if f.id == flag_id:
+                return f
+        raise KeyError(flag_id)
+
+    def recommended_technique(self) -> Technique:
+        return next(t for t in self.techniques if t.recommended)
+
+    def text(self, key: str, **params: Any) -> str:
+        """The user-facing string ``key`` with its ``{placeholders}`` filled in."""
+        return self.strings[key].format(**params)
+
+
+def placeholders(template: str) -> set[str]:
+    """The ``{names}`` a string template expects."""
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}

@@ -1,0 +1,553 @@
+"""The conversation rules: ``decide(state, event, env)`` returns the next state and effects.
+
+This is the whole coaching flow — screening, area, locate, tool, technique,
+hold, ratings, aftercare — as a pure function. Adapters (Telegram, terminal)
+translate updates into :mod:`events <bot.domain.events>` and carry out the
+returned :mod:`effects <bot.domain.effects>`; the database stores the state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from bot.domain.content import Content, RedFlag, Severity
+from bot.domain.effects import (
+    Button,
+    Cancel,
+    Effect,
+    Message,
+    RecordFollowups,
+    RecordRound,
+    Reply,
+    Schedule,
+    Toast,
+)
+from bot.domain.events import BadPress, Command, Event, Press, Text, Unsupported, encode_press
+from bot.domain.matcher import Matcher
+from bot.domain.state import State, Step
+
+HOLD_KEY_PREFIX = "hold:"
+INTENSITIES = ("light", "right", "much")
+KNOT_FEELS = ("softer", "same", "worse")
+YES_WORDS = frozenset({"yes", "y", "yeah", "yep", "sure", "ok", "okay", "please"})
+NO_WORDS = frozenset({"no", "n", "nope", "none", "nah", "no thanks", "none of these", "nothing"})
+# sessions end here for these severities; avoid_spot only redirects to another area
+ENDING_SEVERITIES = frozenset(
+    {Severity.EMERGENCY, Severity.URGENT, Severity.PROFESSIONAL, Severity.ASK_FIRST}
+)
+
+
+@dataclass(frozen=True)
+class Env:
+    """What ``decide`` may consult besides the state: content, matcher and the clock."""
+
+    content: Content
+    matcher: Matcher
+    now: float  # epoch seconds
+    time_scale: float = 1.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The result of one event: the state to store and what to do."""
+
+    state: State
+    effects: tuple[Effect, ...]
+
+
+# -- small helpers ----------------------------------------------------------------
+
+
+def _btn(state: State, label: str, action: str) -> Button:
+    return Button(label=label, data=encode_press(state.prompt, action))
+
+
+def _rows(*buttons: Button) -> tuple[tuple[Button, ...], ...]:
+    """One button per row: easy to hit with a thumb while holding a ball."""
+    return tuple((b,) for b in buttons)
+
+
+def _reply(text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> Reply:
+    return Reply(Message(text=text, buttons=buttons))
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.casefold().strip().strip(".!?").split())
+
+
+# -- the question asked at each step ------------------------------------------------
+
+
+def question(state: State, env: Env) -> Message:
+    """The message that asks what the current step is waiting for (used to re-ask)."""
+    c = env.content
+    t = c.text
+    step = state.step
+    if step is Step.IDLE:
+        return Message(t("idle.prompt"), _rows(_btn(state, t("button.begin"), "begin")))
+    if step is Step.SCREENING:
+        signs = "\n".join(f"• {f.description}" for f in c.red_flags)
+        return Message(
+            t("screening.question", signs=signs),
+            _rows(_btn(state, t("button.none_apply"), "none"), _btn(state, t("button.one_applies"), "some")),
+        )
+    if step is Step.SCREENING_PICK:
+        flags = [_btn(state, f.label, f"flag:{f.id}") for f in c.red_flags]
+        return Message(t("screening.pick"), _rows(*flags, _btn(state, t("button.none_apply"), "none")))
+    if step is Step.AREA:
+        buttons = [_btn(state, a.name, f"area:{a.id}") for a in c.areas]
+        rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
+        return Message(t("area.question"), rows)
+    if step is Step.AREA_CONFIRM:
+        cands = [_btn(state, c.area(a).name, f"area:{a}") for a in state.candidates]
+        return Message(t("area.did_you_mean"), _rows(*cands, _btn(state, t("button.none_of_those"), "other")))
+    if step is Step.LOCATE:
+        area = c.area(_need(state.area))
+        buttons = [_btn(state, t("button.found_it"), "found")]
+        if state.locate_tries < 2:
+            buttons.append(_btn(state, t("button.cant_find"), "cant"))
+        else:
+            buttons += [
+                _btn(state, t("button.other_spot"), "spot"),
+                _btn(state, t("button.finish"), "finish"),
+            ]
+        return Message(t("locate.question", area=area.name, knots_sit=area.knots_sit), _rows(*buttons))
+    if step is Step.TOOL:
+        area = c.area(_need(state.area))
+        lines = []
+        buttons = []
+        for i, setup in enumerate(area.tools):
+            tool = c.tool(setup.tool)
+            label = t("button.recommended", label=tool.name) if i == 0 else tool.name
+            lines.append(f"• {label}: {tool.why}")
+            buttons.append(_btn(state, label, f"tool:{tool.id}"))
+        return Message(t("tool.question", area=area.name, tools="\n".join(lines)), _rows(*buttons))
+    if step is Step.TECHNIQUE:
+        lines = []
+        buttons = []
+        for tech in c.techniques:
+            label = t("button.recommended", label=tech.name) if tech.recommended else tech.name
+            lines.append(f"• {label}: {tech.summary}")
+            buttons.append(_btn(state, label, f"tech:{tech.id}"))
+        return Message(t("technique.question", techniques="\n".join(lines)), _rows(*buttons))
+    if step is Step.HOLD_LENGTH:
+        secs = [_btn(state, t("button.seconds", seconds=s), f"len:{s}") for s in c.session.hold_seconds]
+        return Message(t("hold.length_question"), (tuple(secs),))
+    if step is Step.HOLD_READY:
+        return Message(
+            t("hold.ready", seconds=state.hold_seconds),
+            _rows(_btn(state, t("button.start"), "start"), _btn(state, t("button.cancel"), "cancel")),
+        )
+    if step is Step.HOLDING:
+        if state.hold_ends_at is not None and env.now >= state.hold_ends_at:
+            return intensity_question(state, env)
+        return Message(t("hold.in_progress"), hold_buttons(state, env))
+    if step is Step.RATE_KNOT:
+        labels = [t(f"button.knot_{k}") for k in KNOT_FEELS]
+        return Message(
+            t("rate.knot_question"),
+            (tuple(_btn(state, label, f"knot:{k}") for label, k in zip(labels, KNOT_FEELS, strict=True)),),
+        )
+    if step is Step.NEXT:
+        return next_question(state, env)
+    # Step.FOLLOWUP
+    return Message(
+        t("followup.question"),
+        _rows(
+            _btn(state, t("button.followups_yes"), "fu:yes"), _btn(state, t("button.followups_no"), "fu:no")
+        ),
+    )
+
+
+def hold_buttons(state: State, env: Env) -> tuple[tuple[Button, ...], ...]:
+    t = env.content.text
+    return ((_btn(state, t("button.too_intense"), "intense"), _btn(state, t("button.stop"), "stop")),)
+
+
+def intensity_question(state: State, env: Env) -> Message:
+    t = env.content.text
+    labels = [t(f"button.intensity_{i}") for i in INTENSITIES]
+    return Message(
+        t("rate.intensity_question"),
+        (tuple(_btn(state, label, f"int:{i}") for label, i in zip(labels, INTENSITIES, strict=True)),),
+    )
+
+
+def next_question(state: State, env: Env) -> Message:
+    t = env.content.text
+    buttons = []
+    if state.round < env.content.session.max_rounds and state.knot != "worse":
+        buttons.append(_btn(state, t("button.another_round"), "again"))
+    buttons += [_btn(state, t("button.other_spot"), "spot"), _btn(state, t("button.finish"), "finish")]
+    return Message(
+        t("next.question", rounds=state.round, max_rounds=env.content.session.max_rounds), _rows(*buttons)
+    )
+
+
+def _need(value: str | None) -> str:
+    if value is None:
+        raise ValueError("state is missing a value this step needs")
+    return value
+
+
+# -- transitions -------------------------------------------------------------------
+
+
+def ask(state: State, env: Env, *before: Effect) -> Decision:
+    """Store ``state`` and send what came before plus its question."""
+    return Decision(state, (*before, Reply(question(state, env))))
+
+
+def start_session(state: State, env: Env, *before: Effect) -> Decision:
+    fresh = State(prompt=state.prompt, session=state.session + 1)
+    return ask(
+        fresh.advance(Step.SCREENING),
+        env,
+        *before,
+        *_cancel_hold(state),
+        _reply(env.content.text("screening.intro")),
+    )
+
+
+def _cancel_hold(state: State) -> tuple[Effect, ...]:
+    return (Cancel(HOLD_KEY_PREFIX),) if state.step is Step.HOLDING else ()
+
+
+def end_session(state: State, *before: Effect) -> Decision:
+    idle = State(prompt=state.prompt + 1, session=state.session)
+    return Decision(idle, (*_cancel_hold(state), *before))
+
+
+def red_flag_reply(flag: RedFlag, state: State, env: Env) -> Decision:
+    """Stop self-massage and say where to get help; avoid-spot redirects to another area."""
+    t = env.content.text
+    text = t("flag.reply", reply=flag.reply, action=env.content.severities[flag.severity])
+    if flag.severity in ENDING_SEVERITIES:
+        closing = t("flag.ended_emergency") if flag.severity is Severity.EMERGENCY else t("flag.ended")
+        return end_session(state, _reply(text), _reply(closing))
+    moved = replace(state, area=None, candidates=(), tool=None, technique=None, round=0)
+    return ask(
+        moved.advance(Step.AREA), env, *_cancel_hold(state), _reply(text), _reply(t("flag.other_area"))
+    )
+
+
+def area_chosen(state: State, area_id: str, env: Env) -> Decision:
+    area = env.content.area(area_id)
+    t = env.content.text
+    chosen = State(
+        prompt=state.prompt,
+        session=state.session,
+        area=area_id,
+        areas_done=state.areas_done,
+    ).advance(Step.LOCATE)
+    avoid = "\n".join(f"• {z}" for z in area.avoid)
+    return ask(chosen, env, _reply(t("area.confirmed", area=area.name, where=area.where, avoid=avoid)))
+
+
+def on_text(state: State, text: str, env: Env) -> Decision:
+    t = env.content.text
+    result = env.matcher.match(text)
+    if result.red_flag is not None and state.step is not Step.IDLE:
+        return red_flag_reply(env.content.red_flag(result.red_flag), state, env)
+    words = _normal(text)
+    if state.step is Step.IDLE:
+        if result.red_flag is not None:
+            return red_flag_reply(env.content.red_flag(result.red_flag), state, env)
+        return ask(state, env, _reply(t("idle.hint")))
+    if state.step is Step.SCREENING:
+        if words in NO_WORDS:
+            return ask(state.advance(Step.AREA), env, _reply(t("screening.cleared")))
+        if words in YES_WORDS:
+            return ask(state.advance(Step.SCREENING_PICK), env)
+        return ask(state, env, _reply(t("hint.use_buttons")))
+    if state.step in (Step.AREA, Step.AREA_CONFIRM):
+        if result.area is not None:
+            return area_chosen(state, result.area, env)
+        if len(result.candidates) >= 2:
+            cands = tuple(c.area for c in result.candidates[:3])
+            return ask(state.advance(Step.AREA_CONFIRM, candidates=cands), env)
+        return ask(state.advance(Step.AREA, candidates=()), env, _reply(t("area.no_match")))
+    if state.step is Step.FOLLOWUP and words in YES_WORDS | NO_WORDS:
+        return on_press(state, Press(state.prompt, "fu:yes" if words in YES_WORDS else "fu:no"), env)
+    if state.step is Step.HOLDING and not (state.hold_ends_at is not None and env.now >= state.hold_ends_at):
+        return ask(state, env, _reply(t("hint.holding")))
+    return ask(state, env, _reply(t("hint.use_buttons")))
+
+
+def on_command(state: State, name: str, env: Env) -> Decision:
+    t = env.content.text
+    if name == "start":
+        greeting = _reply(t("start.greeting"))
+        if state.step is Step.IDLE:
+            return ask(state.advance(Step.IDLE), env, greeting)
+        return ask(state, env, greeting, _reply(t("start.in_session")))
+    if name == "massage":
+        return start_session(state, env)
+    if name == "cancel":
+        if state.step is Step.IDLE:
+            return ask(state, env, _reply(t("cancel.nothing")))
+        release = (_reply(t("cancel.release")),) if state.step is Step.HOLDING else ()
+        idle = end_session(state, *release, _reply(t("cancel.done")))
+        return ask(idle.state, env, *idle.effects)
+    if name == "help":
+        return ask(state, env, _reply(t("help")))
+    if name == "about":
+        return ask(state, env, _reply(t("about")))
+    return ask(state, env, _reply(t("hint.unknown_command", command=name)))
+
+
+def on_stale(state: State, press: Press, env: Env) -> Decision:
+    t = env.content.text
+    if press.prompt == state.prompt - 1:
+        return Decision(state, (Toast(t("toast.already")),))
+    return ask(state, env, Toast(t("toast.stale")), _reply(t("hint.stale")))
+
+
+def on_press(state: State, press: Press, env: Env) -> Decision:
+    if press.prompt != state.prompt:
+        return on_stale(state, press, env)
+    handler = PRESS_HANDLERS.get(state.step)
+    decision = handler(state, press.action, env) if handler else None
+    if decision is None:
+        # a well-formed button of this question whose action does not fit: re-ask
+        return ask(state, env, Toast(env.content.text("toast.stale")))
+    return decision
+
+
+def _idle_press(state: State, action: str, env: Env) -> Decision | None:
+    return start_session(state, env) if action == "begin" else None
+
+
+def _screening_press(state: State, action: str, env: Env) -> Decision | None:
+    t = env.content.text
+    if action == "none":
+        return ask(state.advance(Step.AREA), env, _reply(t("screening.cleared")))
+    if action == "some" and state.step is Step.SCREENING:
+        return ask(state.advance(Step.SCREENING_PICK), env)
+    if action.startswith("flag:"):
+        try:
+            flag = env.content.red_flag(action.removeprefix("flag:"))
+        except KeyError:
+            return None
+        return red_flag_reply(flag, state, env)
+    return None
+
+
+def _area_press(state: State, action: str, env: Env) -> Decision | None:
+    if action == "other":
+        return ask(state.advance(Step.AREA, candidates=()), env)
+    area_id = action.removeprefix("area:")
+    if not action.startswith("area:") or area_id not in {a.id for a in env.content.areas}:
+        return None
+    return area_chosen(state, area_id, env)
+
+
+def _locate_press(state: State, action: str, env: Env) -> Decision | None:
+    t = env.content.text
+    if action == "found":
+        return ask(state.advance(Step.TOOL), env)
+    if action == "cant" and state.locate_tries < 2:
+        key = "locate.tips" if state.locate_tries == 0 else "locate.warm_up"
+        return ask(state.advance(Step.LOCATE, locate_tries=state.locate_tries + 1), env, _reply(t(key)))
+    return _next_press(state, action, env) if action in ("spot", "finish") else None
+
+
+def _tool_press(state: State, action: str, env: Env) -> Decision | None:
+    area = env.content.area(_need(state.area))
+    tool_id = action.removeprefix("tool:")
+    setup = next((s for s in area.tools if s.tool == tool_id), None)
+    if setup is None:
+        return None
+    tool = env.content.tool(tool_id)
+    text = env.content.text("tool.setup", tool=tool.name, area=area.name, setup=setup.setup)
+    return ask(state.advance(Step.TECHNIQUE, tool=tool_id), env, _reply(text))
+
+
+def _technique_press(state: State, action: str, env: Env) -> Decision | None:
+    tech_id = action.removeprefix("tech:")
+    if tech_id not in {t.id for t in env.content.techniques}:
+        return None
+    return ask(state.advance(Step.HOLD_LENGTH, technique=tech_id), env)
+
+
+def _length_press(state: State, action: str, env: Env) -> Decision | None:
+    raw = action.removeprefix("len:")
+    if not raw.isdigit() or int(raw) not in env.content.session.hold_seconds:
+        return None
+    return ask(state.advance(Step.HOLD_READY, hold_seconds=int(raw)), env)
+
+
+def _ready_press(state: State, action: str, env: Env) -> Decision | None:
+    if action == "cancel":
+        return on_command(state, "cancel", env)
+    if action != "start":
+        return None
+    return start_hold(state, env)
+
+
+def start_hold(state: State, env: Env) -> Decision:
+    """Send the first prompt now and schedule the rest through the database."""
+    c = env.content
+    seconds = _need_int(state.hold_seconds)
+    technique = _need(state.technique)
+    holding = state.advance(
+        Step.HOLDING,
+        hold_ends_at=env.now + seconds * env.time_scale,
+        round=state.round + 1,
+    )
+    buttons = hold_buttons(holding, env)
+    late = max(1.0, c.session.prompt_late_after_seconds * env.time_scale)
+    timed: list[tuple[float, str]] = [
+        (p.at * seconds, c.text("hold.prompt", text=p.text, seconds=seconds))
+        for p in c.session.prompts
+        if not p.techniques or technique in p.techniques
+    ]
+    if technique == "stripping":
+        stroke = c.session.stripping_stroke_seconds
+        timed += [
+            (float(s), c.text("hold.stroke", n=i + 1))
+            for i, s in enumerate(range(stroke, seconds, stroke))
+            if all(abs(s - at) > 2 for at, _ in timed)
+        ]
+    timed.sort(key=lambda item: item[0])
+    first, rest = timed[0], timed[1:]
+    prefix = f"{HOLD_KEY_PREFIX}{holding.session}:{holding.round}:"
+    effects: list[Effect] = [
+        _reply(c.text("hold.started", seconds=seconds)),
+        Reply(Message(first[1], buttons)),
+    ]
+    for i, (at, text) in enumerate(rest, start=1):
+        effects.append(
+            Schedule(
+                key=f"{prefix}{i}",
+                delay=at * env.time_scale,
+                message=Message(text, buttons),
+                kind="hold_prompt",
+                late_after=late,
+            )
+        )
+    end = intensity_question(holding, env)
+    effects.append(
+        Schedule(
+            key=f"{prefix}end",
+            delay=seconds * env.time_scale,
+            message=Message(c.text("hold.end", text=end.text), end.buttons),
+            kind="hold_end",
+        )
+    )
+    return Decision(holding, tuple(effects))
+
+
+def _need_int(value: int | None) -> int:
+    if value is None:
+        raise ValueError("state is missing the hold length")
+    return value
+
+
+def _holding_press(state: State, action: str, env: Env) -> Decision | None:
+    t = env.content.text
+    if action == "intense":
+        return Decision(state, (Toast(t("toast.eased")), _reply(t("hold.too_intense"))))
+    if action == "stop":
+        stopped = state.advance(Step.HOLDING, hold_ends_at=env.now)
+        return ask(stopped, env, Cancel(HOLD_KEY_PREFIX), _reply(t("hold.stopped")))
+    if action.startswith("int:") and action.removeprefix("int:") in INTENSITIES:
+        intensity = action.removeprefix("int:")
+        # a rating ends the hold, even if it came early: cancel what is left
+        before: list[Effect] = [Cancel(HOLD_KEY_PREFIX)]
+        if intensity != "right":
+            before.append(_reply(t(f"rate.intensity_{intensity}")))
+        return ask(state.advance(Step.RATE_KNOT, intensity=intensity, hold_ends_at=None), env, *before)
+    return None
+
+
+def _knot_press(state: State, action: str, env: Env) -> Decision | None:
+    knot = action.removeprefix("knot:")
+    if not action.startswith("knot:") or knot not in KNOT_FEELS:
+        return None
+    record = RecordRound(
+        session=state.session,
+        round=state.round,
+        area=_need(state.area),
+        tool=_need(state.tool),
+        technique=_need(state.technique),
+        hold_seconds=_need_int(state.hold_seconds),
+        intensity=_need(state.intensity),
+        knot=knot,
+    )
+    done = state.areas_done if state.area in state.areas_done else (*state.areas_done, _need(state.area))
+    after = state.advance(Step.NEXT, knot=knot, areas_done=done)
+    return ask(after, env, record, _reply(env.content.text(f"rate.knot_{knot}")))
+
+
+def _next_press(state: State, action: str, env: Env) -> Decision | None:
+    if action == "again" and state.round < env.content.session.max_rounds and state.knot != "worse":
+        return ask(state.advance(Step.HOLD_LENGTH), env)
+    if action == "spot":
+        moved = replace(
+            state, area=None, candidates=(), tool=None, technique=None, round=0, locate_tries=0, knot=None
+        )
+        return ask(moved.advance(Step.AREA), env)
+    if action == "finish":
+        return aftercare(state, env)
+    return None
+
+
+def aftercare(state: State, env: Env) -> Decision:
+    c = env.content
+    t = c.text
+    if not state.areas_done:
+        return end_session(state, _reply(t("aftercare.nothing_done")))
+    stretches = "\n".join(f"• {c.area(a).name}: {c.area(a).stretch}" for a in state.areas_done)
+    return ask(
+        state.advance(Step.FOLLOWUP),
+        env,
+        _reply(t("aftercare.stretch", stretches=stretches)),
+        _reply(t("aftercare.care")),
+        _reply(t("aftercare.professional")),
+    )
+
+
+def _followup_press(state: State, action: str, env: Env) -> Decision | None:
+    if action not in ("fu:yes", "fu:no"):
+        return None
+    wanted = action == "fu:yes"
+    record = RecordFollowups(session=state.session, wanted=wanted, areas=state.areas_done)
+    key = "followup.yes" if wanted else "followup.no"
+    return end_session(state, record, _reply(env.content.text(key)))
+
+
+PRESS_HANDLERS: dict[Step, Callable[[State, str, Env], Decision | None]] = {
+    Step.IDLE: _idle_press,
+    Step.SCREENING: _screening_press,
+    Step.SCREENING_PICK: _screening_press,
+    Step.AREA: _area_press,
+    Step.AREA_CONFIRM: _area_press,
+    Step.LOCATE: _locate_press,
+    Step.TOOL: _tool_press,
+    Step.TECHNIQUE: _technique_press,
+    Step.HOLD_LENGTH: _length_press,
+    Step.HOLD_READY: _ready_press,
+    Step.HOLDING: _holding_press,
+    Step.RATE_KNOT: _knot_press,
+    Step.NEXT: _next_press,
+    Step.FOLLOWUP: _followup_press,
+}
+
+
+def decide(state: State, event: Event, env: Env) -> Decision:
+    """The single entry point: apply one event to one person's state."""
+    t = env.content.text
+    if isinstance(event, Command):
+        return on_command(state, event.name, env)
+    if isinstance(event, Text):
+        if not event.text.strip():
+            return ask(state, env, _reply(t("hint.empty")))
+        return on_text(state, event.text, env)
+    if isinstance(event, Press):
+        return on_press(state, event, env)
+    if isinstance(event, BadPress):
+        return ask(state, env, Toast(t("toast.stale")), _reply(t("hint.stale")))
+    assert isinstance(event, Unsupported)
+    return ask(state, env, _reply(t("hint.unsupported")))

@@ -1,0 +1,94 @@
+"""What the core asks the outside world to do: the outputs of ``decide``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button: label shown, callback data sent back."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message to the person, with optional rows of buttons."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Send now, in reply to the event."""
+
+    message: Message
+
+
+@dataclass(frozen=True)
+class Toast:
+    """A short pop-up answer to a button press (Telegram's answerCallbackQuery)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Send later. ``key`` is unique per person; ``late_after`` drops it if it is that late."""
+
+    key: str
+    delay: float  # seconds from now, already scaled
+    message: Message
+    kind: str
+    late_after: float | None = None
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Cancel every pending scheduled message of this person whose key starts with ``prefix``."""
+
+    prefix: str
+
+
+@dataclass(frozen=True)
+class RecordRound:
+    """A finished round, kept for progress and follow-ups (ids and ratings only)."""
+
+    session: int
+    round: int
+    area: str
+    tool: str
+    technique: str
+    hold_seconds: int
+    intensity: str
+    knot: str
+
+
+@dataclass(frozen=True)
+class RecordFollowups:
+    """The person's answer to 'do you want follow-ups?' for the session just finished."""
+
+    session: int
+    wanted: bool
+    areas: tuple[str, ...] = field(default_factory=tuple)
+
+
+Effect = Reply | Toast | Schedule | Cancel | RecordRound | RecordFollowups
+
+
+def message_to_payload(message: Message) -> dict[str, object]:
+    """A message as JSON-able data, for the scheduled_messages table."""
+    return {
+        "text": message.text,
+        "buttons": [[{"label": b.label, "data": b.data} for b in row] for row in message.buttons],
+    }
+
+
+def message_from_payload(payload: dict[str, object]) -> Message:
+    rows = payload.get("buttons") or []
+    assert isinstance(rows, list)
+    buttons = tuple(tuple(Button(label=str(b["label"]), data=str(b["data"])) for b in row) for row in rows)
+    return Message(text=str(payload["text"]), buttons=buttons)

@@ -1,0 +1,62 @@
+"""What can happen to a conversation: the inputs of :func:`bot.domain.conversation.decide`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CALLBACK_VERSION = "k1"
+
+
+@dataclass(frozen=True)
+class Command:
+    """A slash command such as /start, without the slash, lower-cased."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Text:
+    """Free text typed by the person."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Press:
+    """A button press: the question it belongs to and the chosen action."""
+
+    prompt: int
+    action: str
+
+
+@dataclass(frozen=True)
+class BadPress:
+    """Callback data the bot never issued (forged, corrupted or from another bot)."""
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """Anything the bot cannot read: sticker, photo, voice, ..."""
+
+    kind: str
+
+
+Event = Command | Text | Press | BadPress | Unsupported
+
+
+def encode_press(prompt: int, action: str) -> str:
+    """Callback data for a button; at most 64 bytes as Telegram requires."""
+    data = f"{CALLBACK_VERSION}:{prompt}:{action}"
+    if len(data.encode()) > 64:
+        raise ValueError(f"callback data too long: {data!r}")
+    return data
+
+
+def decode_press(data: str | None) -> Press | BadPress:
+    """Parse callback data; anything malformed becomes :class:`BadPress`."""
+    if not data:
+        return BadPress()
+    parts = data.split(":", 2)
+    if len(parts) != 3 or parts[0] != CALLBACK_VERSION or not parts[1].isdigit() or not parts[2]:
+        return BadPress()
+    return Press(prompt=int(parts[1]), action=parts[2])

@@ -1,0 +1,72 @@
+"""The per-person conversation state, stored as JSON in the database."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from enum import StrEnum
+from typing import Any
+
+
+class Step(StrEnum):
+    """Where a person is in the conversation: what the bot is waiting for."""
+
+    IDLE = "idle"  # no session running
+    SCREENING = "screening"  # warning-sign list shown: none of these / one applies
+    SCREENING_PICK = "screening_pick"  # which warning sign applies
+    AREA = "area"  # where is the knot?
+    AREA_CONFIRM = "area_confirm"  # did you mean ...?
+    LOCATE = "locate"  # found it / can't find it
+    TOOL = "tool"  # which tool
+    TECHNIQUE = "technique"  # static pressure or stripping
+    HOLD_LENGTH = "hold_length"  # 30 / 45 / 60 s
+    HOLD_READY = "hold_ready"  # tap Start
+    HOLDING = "holding"  # timed prompts running; then the intensity question
+    RATE_KNOT = "rate_knot"  # softer / same / worse
+    NEXT = "next"  # another round / another spot / finish
+    FOLLOWUP = "followup"  # follow-ups yes / no
+
+
+@dataclass(frozen=True)
+class State:
+    """Everything the core needs to remember between two updates from one person."""
+
+    step: Step = Step.IDLE
+    prompt: int = 0  # number of the current question; buttons carry it
+    session: int = 0  # sessions started so far
+    area: str | None = None
+    candidates: tuple[str, ...] = ()
+    locate_tries: int = 0
+    tool: str | None = None
+    technique: str | None = None
+    hold_seconds: int | None = None
+    hold_ends_at: float | None = None  # epoch seconds, scaled
+    round: int = 0  # rounds done on the current area
+    intensity: str | None = None  # last round: too light / just right / too much
+    knot: str | None = None  # last round: softer / same / worse
+    areas_done: tuple[str, ...] = field(default_factory=tuple)
+
+    def advance(self, step: Step, **changes: Any) -> State:
+        """Move to a new question: the step changes and old buttons go stale."""
+        return replace(self, step=step, prompt=self.prompt + 1, **changes)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["step"] = self.step.value
+        data["candidates"] = list(self.candidates)
+        data["areas_done"] = list(self.areas_done)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> State:
+        """Rebuild a state; unknown keys are ignored and bad values fall back to a fresh start."""
+        if not data:
+            return cls()
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        try:
+            kwargs["step"] = Step(kwargs.get("step", Step.IDLE))
+            kwargs["candidates"] = tuple(kwargs.get("candidates", ()))
+            kwargs["areas_done"] = tuple(kwargs.get("areas_done", ()))
+            return cls(**kwargs)
+        except (ValueError, TypeError):
+            return cls(prompt=int(data.get("prompt", 0) or 0) + 1, session=int(data.get("session", 0) or 0))

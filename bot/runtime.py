@@ -1,0 +1,61 @@
+"""Wires the parts together once: content, matcher, database, service, deliverer, dispatcher.
+
+Both adapters (Telegram and terminal) build one :class:`Runtime` and plug in
+their own transport and scheduler.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.content_loader import load_content
+from bot.delivery import Deliverer, Dispatcher, Transport, Waker
+from bot.domain.content import Content
+from bot.domain.matcher import Matcher
+from bot.service import ConversationService
+from bot.settings import Settings
+from bot.storage.db import Database
+
+
+@dataclass
+class Core:
+    """What does not depend on the transport."""
+
+    settings: Settings
+    content: Content
+    matcher: Matcher
+    db: Database
+    service: ConversationService
+    clock: Callable[[], float]
+
+
+def build_core(
+    settings: Settings,
+    *,
+    content: Content | None = None,
+    db: Database | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Core:
+    content = content or load_content(settings.content_dir)
+    matcher = Matcher(content)
+    db = db or Database(settings.database_url)
+    service = ConversationService(db, content, matcher, time_scale=settings.time_scale, clock=clock)
+    return Core(settings=settings, content=content, matcher=matcher, db=db, service=service, clock=clock)
+
+
+@dataclass
+class Delivery:
+    """Deliverer, dispatcher and waker for one transport and one APScheduler instance."""
+
+    deliverer: Deliverer
+    dispatcher: Dispatcher
+    waker: Waker
+
+
+def build_delivery(core: Core, transport: Transport, scheduler: object) -> Delivery:
+    deliverer = Deliverer(core.db, transport, clock=core.clock)
+    dispatcher = Dispatcher(core.db, deliverer, core.content, clock=core.clock)
+    waker = Waker(scheduler, dispatcher, poll_seconds=core.settings.dispatch_poll_seconds)
+    return Delivery(deliverer=deliverer, dispatcher=dispatcher, waker=waker)

@@ -1,0 +1,175 @@
+"""Apply one event to one person: load state, decide, store state and effects, in one transaction.
+
+Shared by the Telegram adapter and the terminal chat. Replies are written to
+the scheduled_messages table as rows already claimed by this process (due
+now), in the same transaction as the state change; the caller sends them right
+after the commit. If the process dies in between, the dispatcher sends them
+when their lease runs out — nothing is lost.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.content import Content
+from bot.domain.conversation import Env, decide
+from bot.domain.effects import (
+    Cancel,
+    Message,
+    RecordFollowups,
+    RecordRound,
+    Reply,
+    Schedule,
+    Toast,
+    message_to_payload,
+)
+from bot.domain.events import Event
+from bot.domain.matcher import Matcher
+from bot.storage.db import Database
+from bot.storage.repositories import Conversations, People, Records, Updates
+from bot.storage.repositories import Schedule as ScheduleRepo
+
+REPLY_LEASE = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A claimed row of scheduled_messages, ready to send."""
+
+    row_id: int
+    person_id: int
+    chat_id: str
+    kind: str
+    message: Message
+
+
+@dataclass
+class Handled:
+    """What the adapter must do after the transaction committed."""
+
+    replies: list[Outgoing] = field(default_factory=list)
+    toasts: list[str] = field(default_factory=list)
+    scheduled_first: datetime | None = None
+    duplicate: bool = False
+
+
+def to_datetime(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class ConversationService:
+    """The use case 'a person did something'; owns the per-update transaction."""
+
+    def __init__(
+        self,
+        db: Database,
+        content: Content,
+        matcher: Matcher,
+        *,
+        time_scale: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.content = content
+        self.matcher = matcher
+        self.time_scale = time_scale
+        self.clock = clock
+
+    async def handle(
+        self,
+        channel: str,
+        external_id: str,
+        chat_id: str,
+        event: Event,
+        *,
+        update_id: int | None = None,
+    ) -> Handled:
+        async def work(session: AsyncSession) -> Handled:
+            return await self._handle(session, channel, external_id, chat_id, event, update_id)
+
+        result: Handled = await self.db.run(work)
+        return result
+
+    async def _handle(
+        self,
+        session: AsyncSession,
+        channel: str,
+        external_id: str,
+        chat_id: str,
+        event: Event,
+        update_id: int | None,
+    ) -> Handled:
+        if update_id is not None and not await Updates(session).first_time(update_id):
+            return Handled(duplicate=True)
+        people = People(session)
+        person = await people.get_or_create(channel, external_id, chat_id)
+        await people.lock(person)
+        conversations = Conversations(session)
+        state = await conversations.load(person.id)
+        now = self.clock()
+        env = Env(content=self.content, matcher=self.matcher, now=now, time_scale=self.time_scale)
+        decision = decide(state, event, env)
+        await conversations.save(person.id, decision.state, to_datetime(now))
+
+        handled = Handled()
+        schedule = ScheduleRepo(session)
+        records = Records(session)
+        reply_tag = f"u{update_id}" if update_id is not None else f"r{uuid.uuid4().hex[:12]}"
+        replies: list[tuple[int | None, Message]] = []
+        for index, effect in enumerate(decision.effects):
+            if isinstance(effect, Reply):
+                row_id = await schedule.add(
+                    person.id,
+                    f"{reply_tag}:{index}",
+                    "reply",
+                    to_datetime(now),
+                    message_to_payload(effect.message),
+                    claimed_until=to_datetime(now) + REPLY_LEASE,
+                )
+                replies.append((row_id, effect.message))
+            elif isinstance(effect, Toast):
+                handled.toasts.append(effect.text)
+            elif isinstance(effect, Schedule):
+                due = to_datetime(now + effect.delay)
+                await schedule.add(
+                    person.id,
+                    effect.key,
+                    effect.kind,
+                    due,
+                    message_to_payload(effect.message),
+                    late_after_s=effect.late_after,
+                )
+                if handled.scheduled_first is None or due < handled.scheduled_first:
+                    handled.scheduled_first = due
+            elif isinstance(effect, Cancel):
+                await schedule.cancel_prefix(person.id, effect.prefix)
+            elif isinstance(effect, RecordRound):
+                records.add_round(
+                    person.id,
+                    session=effect.session,
+                    round=effect.round,
+                    area=effect.area,
+                    tool=effect.tool,
+                    technique=effect.technique,
+                    hold_seconds=effect.hold_seconds,
+                    intensity=effect.intensity,
+                    knot=effect.knot,
+                )
+            else:
+                assert isinstance(effect, RecordFollowups)
+                records.add_followup_choice(person.id, effect.session, effect.wanted, effect.areas)
+                person.followups = effect.wanted
+        handled.replies = [
+            Outgoing(
+                row_id=row_id, person_id=person.id, chat_id=person.chat_id, kind="reply", message=message
+            )
+            for row_id, message in replies
+            if row_id is not None
+        ]
+        return handled

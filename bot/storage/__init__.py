@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables, the engine and one transaction per update."""

@@ -1,0 +1,240 @@
+"""Queries on the tables, one small class per table. Repositories never commit:
+the caller owns the transaction (see :meth:`bot.storage.db.Database.transaction`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.state import State
+from bot.storage.models import (
+    Conversation,
+    FollowupChoice,
+    Person,
+    ProcessedUpdate,
+    ScheduledMessage,
+    SessionRound,
+)
+
+PENDING, CLAIMED, SENT, CANCELLED, FAILED, DROPPED = (
+    "pending",
+    "claimed",
+    "sent",
+    "cancelled",
+    "failed",
+    "dropped",
+)
+
+
+def dialect_name(session: AsyncSession) -> str:
+    bind = session.get_bind()
+    return bind.dialect.name
+
+
+def _insert_ignoring_conflicts(session: AsyncSession, table: Any, values: list[dict[str, Any]]) -> Any:
+    dialect = dialect_name(session)
+    if dialect == "postgresql":
+        return postgresql.insert(table).values(values).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).values(values).on_conflict_do_nothing()
+    raise NotImplementedError(f"unsupported database: {dialect}")
+
+
+class People:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_or_create(self, channel: str, external_id: str, chat_id: str) -> Person:
+        stmt = _insert_ignoring_conflicts(
+            self.session,
+            Person.__table__,
+            [{"channel": channel, "external_id": external_id, "chat_id": chat_id, "active": True}],
+        )
+        await self.session.execute(stmt)
+        person = (
+            await self.session.execute(
+                select(Person).where(Person.channel == channel, Person.external_id == external_id)
+            )
+        ).scalar_one()
+        if person.chat_id != chat_id or not person.active:
+            person.chat_id = chat_id
+            person.active = True
+        return person
+
+    async def lock(self, person: Person) -> None:
+        """Serialise one person's updates across processes (SQLite: BEGIN IMMEDIATE already did)."""
+        if dialect_name(self.session) == "postgresql":
+            await self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": person.id})
+
+    async def get(self, person_id: int) -> Person | None:
+        return await self.session.get(Person, person_id)
+
+    async def set_inactive(self, person_id: int) -> None:
+        await self.session.execute(update(Person).where(Person.id == person_id).values(active=False))
+
+
+class Conversations:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def load(self, person_id: int) -> State:
+        row = await self.session.get(Conversation, person_id)
+        return State.from_json(row.state if row else None)
+
+    async def save(self, person_id: int, state: State, now: datetime) -> None:
+        row = await self.session.get(Conversation, person_id)
+        if row is None:
+            self.session.add(
+                Conversation(person_id=person_id, state=state.to_json(), version=1, updated_at=now)
+            )
+        else:
+            row.state = state.to_json()
+            row.version += 1
+            row.updated_at = now
+
+
+class Updates:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def first_time(self, update_id: int) -> bool:
+        """Record ``update_id``; False if it was handled before."""
+        stmt = _insert_ignoring_conflicts(self.session, ProcessedUpdate.__table__, [{"update_id": update_id}])
+        result = await self.session.execute(stmt)
+        return bool(getattr(result, "rowcount", 0))
+
+
+class Records:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add_round(self, person_id: int, **values: Any) -> None:
+        self.session.add(SessionRound(person_id=person_id, **values))
+
+    def add_followup_choice(self, person_id: int, session: int, wanted: bool, areas: Sequence[str]) -> None:
+        self.session.add(
+            FollowupChoice(person_id=person_id, session=session, wanted=wanted, areas={"areas": list(areas)})
+        )
+
+
+class Schedule:
+    """The scheduled_messages table: insert, cancel, claim and settle rows."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self,
+        person_id: int,
+        key: str,
+        kind: str,
+        due_at: datetime,
+        payload: dict[str, Any],
+        *,
+        late_after_s: float | None = None,
+        claimed_until: datetime | None = None,
+    ) -> int | None:
+        """Insert a row; returns its id, or None if the key already existed (a retried update)."""
+        values = {
+            "person_id": person_id,
+            "key": key,
+            "kind": kind,
+            "due_at": due_at,
+            "payload": payload,
+            "late_after_s": late_after_s,
+            "status": CLAIMED if claimed_until else PENDING,
+            "lease_until": claimed_until,
+            "attempts": 1 if claimed_until else 0,
+        }
+        stmt = _insert_ignoring_conflicts(self.session, ScheduledMessage.__table__, [values])
+        result = await self.session.execute(stmt.returning(ScheduledMessage.id))
+        return result.scalar_one_or_none()
+
+    async def cancel_prefix(self, person_id: int, prefix: str) -> int:
+        result = await self.session.execute(
+            update(ScheduledMessage)
+            .where(
+                ScheduledMessage.person_id == person_id,
+                ScheduledMessage.status == PENDING,
+                ScheduledMessage.key.startswith(prefix, autoescape=True),
+            )
+            .values(status=CANCELLED)
+        )
+        return int(getattr(result, "rowcount", 0))
+
+    async def cancel_all(self, person_id: int) -> None:
+        await self.session.execute(
+            update(ScheduledMessage)
+            .where(ScheduledMessage.person_id == person_id, ScheduledMessage.status.in_([PENDING, CLAIMED]))
+            .values(status=CANCELLED)
+        )
+
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[ScheduledMessage]:
+        """Claim up to ``limit`` due rows (pending, or claimed with an expired lease)."""
+        due = or_(
+            and_(ScheduledMessage.status == PENDING, ScheduledMessage.due_at <= now),
+            and_(ScheduledMessage.status == CLAIMED, ScheduledMessage.lease_until < now),
+        )
+        ids_query = (
+            select(ScheduledMessage.id)
+            .where(due)
+            .order_by(ScheduledMessage.due_at, ScheduledMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = list((await self.session.execute(ids_query)).scalars())
+        if not ids:
+            return []
+        await self.session.execute(
+            update(ScheduledMessage)
+            .where(ScheduledMessage.id.in_(ids), due)
+            .values(status=CLAIMED, lease_until=now + lease, attempts=ScheduledMessage.attempts + 1)
+        )
+        rows = (
+            await self.session.execute(
+                select(ScheduledMessage)
+                .where(ScheduledMessage.id.in_(ids), ScheduledMessage.status == CLAIMED)
+                .order_by(ScheduledMessage.due_at, ScheduledMessage.id)
+                .execution_options(populate_existing=True)
+            )
+        ).scalars()
+        return list(rows)
+
+    async def settle(self, row_id: int, status: str, now: datetime, error: str | None = None) -> None:
+        values: dict[str, Any] = {"status": status, "lease_until": None, "last_error": error}
+        if status == SENT:
+            values["sent_at"] = now
+        await self.session.execute(
+            update(ScheduledMessage)
+            .where(ScheduledMessage.id == row_id, ScheduledMessage.status == CLAIMED)
+            .values(**values)
+        )
+
+    async def retry_later(self, row_id: int, due_at: datetime, error: str) -> None:
+        await self.session.execute(
+            update(ScheduledMessage)
+            .where(ScheduledMessage.id == row_id, ScheduledMessage.status == CLAIMED)
+            .values(status=PENDING, due_at=due_at, lease_until=None, last_error=error)
+        )
+
+    async def next_due(self) -> datetime | None:
+        pending = select(func.min(ScheduledMessage.due_at)).where(ScheduledMessage.status == PENDING)
+        leased = select(func.min(ScheduledMessage.lease_until)).where(ScheduledMessage.status == CLAIMED)
+        first = (await self.session.execute(pending)).scalar_one_or_none()
+        lease = (await self.session.execute(leased)).scalar_one_or_none()
+        times = [t for t in (first, lease) if t is not None]
+        return min(times) if times else None
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(ScheduledMessage.status, func.count()).group_by(ScheduledMessage.status)
+        )
+        return {status: int(n) for status, n in rows.tuples()}
+
+    async def delete_for(self, person_id: int) -> None:
+        await self.session.execute(delete(ScheduledMessage).where(ScheduledMessage.person_id == person_id))
