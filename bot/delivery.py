@@ -155,9 +155,9 @@ class Dispatcher:
                     Outgoing(row_id=-1, person_id=p, chat_id=chat, kind="note", message=self._dropped_note())
                     for p, chat in dropped_for.items()
                 ]
-                await self.deliverer.deliver(rows)
-                for note in notes:
+                for note in notes:  # the note comes before what is still worth sending
                     await self._send_note(note)
+                await self.deliverer.deliver(rows)
 
     def _dropped_note(self) -> Message:
         return Message(self.content.text("hold.dropped"))

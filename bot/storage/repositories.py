@@ -234,7 +234,7 @@ class Schedule:
         rows = await self.session.execute(
             select(ScheduledMessage.status, func.count()).group_by(ScheduledMessage.status)
         )
-        return {status: int(n) for status, n in rows.tuples()}
+        return {status: int(n) for status, n in rows.all()}
 
     async def delete_for(self, person_id: int) -> None:
         await self.session.execute(delete(ScheduledMessage).where(ScheduledMessage.person_id == person_id))

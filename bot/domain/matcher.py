@@ -1,0 +1,511 @@
+"""Understand free text: which body area someone means, and whether they describe a warning sign.
+
+One matcher serves the Telegram conversation, the terminal chat and ``knotbot match``.
+It is pure: it reads only :class:`~bot.domain.content.Content` (``aliases`` and
+``warning_phrases``) and knows nothing of Telegram or storage.
+
+How a text is read:
+
+1. **Normalise** - casefold, strip accents, emoji, zero-width characters and
+   punctuation (``can't`` -> ``cant``, ``10/10`` -> ``10 10``), split into words.
+2. **Correct typos** word by word: an unknown word is matched with rapidfuzz against
+   the vocabulary of aliases and warning terms ("swolen" -> "swollen",
+   "hamstrigns" -> "hamstrings"); short words and ordinary English words that merely
+   look like a body part ("but", "paint", "hands") are left alone.
+3. **Warning phrases first**: a warning sign matches when every group of one of its
+   patterns has a term in the text. When one matches, no area is reported.
+4. **Areas**: filler ("my", "a knot in", "is killing me", "sore", "tight", ...) is
+   dropped and the longest alias phrases are looked up; several areas, or an alias
+   shared by several areas ("thigh", "hip", "back"), give a close call.
+
+Outcomes of :meth:`Matcher.match`: *confident* (``area`` set), *close call*
+(``area`` None, 2-3 ``candidates``) and *nothing* (``area`` None, no candidates).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from bot.domain.content import Content
+
+# -- thresholds -------------------------------------------------------------------
+
+CONFIDENT_MARGIN = 12.0
+"""A top area at least this far ahead of the next one (same support) is confident."""
+
+MIN_AREA_SCORE = 75.0
+"""Areas scoring below this are not reported at all."""
+
+AMBIGUITY_PENALTY = 4.0
+"""Score taken off an alias per extra area sharing it ("back" -> upper or lower back)."""
+
+MAX_CANDIDATES = 3
+
+_CACHE_SIZE = 4096
+
+# -- normalisation ----------------------------------------------------------------
+
+_ZERO_WIDTH = re.compile("[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_APOSTROPHES = re.compile("['\u2018\u2019\u02bc\u0060\u00b4]")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bcan not\b|\bcannot\b"), "cant"),
+    (re.compile(r"\b(?:warm|warming|warmed) up\b"), "warmup"),
+    (re.compile(r"\bi m\b"), "im"),
+)
+
+# Words that carry no information about where the knot is. Dropped before aliases
+# are looked up, on both sides, so "a knot in the back of my neck" reads "back neck".
+FILLER: frozenset[str] = frozenset(
+    """
+    a an the my mine your his her its our their this that these those some any
+    i im ive id me we you he she s they them
+    in on at of to into from for by with near around across along under over up
+    just and or but also plus so really very super quite bit little kind sort lot pretty
+    is are am was were be been being has have had having got get gets getting do does did
+    feel feels feeling felt seems
+    knot knots knotted knotty trigger point points spot spots area region part muscle muscles
+    sore soreness tight tightness tense tension stiff stiffness ache aches aching achy pain pains
+    painful hurt hurts hurting killing killin tender cramp cramps cramping cramped strain
+    strained pulled niggle niggly
+    left right both one two whole entire
+    again still always today lately recently now day days all time times
+    there here where when what which how why
+    help please need want can could would should will massage massaging work release
+    """.split()
+)
+# Dropped from warning-phrase matching only: "both my legs" reads "both legs".
+LIGHT_FILLER: frozenset[str] = frozenset("a an the my your his her their our".split())
+
+
+_MIN_FUZZY_LEN = 3
+
+
+def _cutoff(length: int) -> float:
+    """Minimum similarity (0-1, optimal string alignment) to correct a word of ``length`` letters.
+
+    About one typo (a missing, extra, wrong or swapped letter) up to nine letters, two from ten.
+    """
+    if length <= 4:
+        return 0.75
+    return 0.79  # 0.8 = one typo in five letters, minus float noise
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One body area the text may mean, with its score (0-100)."""
+
+    area: str
+    score: float
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """What one text was understood as."""
+
+    text: str
+    area: str | None
+    red_flag: str | None
+    score: float
+    candidates: tuple[Candidate, ...]
+
+    @property
+    def is_confident(self) -> bool:
+        return self.area is not None
+
+    @property
+    def is_close_call(self) -> bool:
+        return self.area is None and self.red_flag is None and len(self.candidates) >= 2
+
+
+def to_json_dict(result: MatchResult) -> dict[str, Any]:
+    """The result as the JSON object printed by ``knotbot match``."""
+    return {
+        "text": result.text,
+        "area": result.area,
+        "red_flag": result.red_flag,
+        "score": round(result.score, 1),
+        "candidates": [{"area": c.area, "score": round(c.score, 1)} for c in result.candidates],
+    }
+
+
+def normalise(text: str) -> list[str]:
+    """Lower-case ASCII words of ``text``: no accents, emoji, punctuation or apostrophes."""
+    text = _ZERO_WIDTH.sub("", text)
+    text = unicodedata.normalize("NFKD", text.casefold())
+    text = text.encode("ascii", "ignore").decode("ascii")
+    text = _APOSTROPHES.sub("", text)
+    text = _NON_WORD.sub(" ", text).strip()
+    for pattern, replacement in _PHRASES:
+        text = pattern.sub(replacement, text)
+    return text.split()
+
+
+def area_words(text: str) -> list[str]:
+    """The words of ``text`` that can name an area (filler dropped), without typo correction."""
+    return [w for w in normalise(text) if w not in FILLER]
+
+
+def _plausible(word: str, target: str) -> bool:
+    """A short word is only corrected by adding a letter ("nek" -> "neck"); lengths stay close."""
+    if len(word) <= 3:
+        return len(target) == len(word) + 1
+    return abs(len(target) - len(word)) <= 2
+
+
+def _alias_key(words: list[str]) -> str:
+    """Look-up key of an alias phrase: words joined, each without a plural "s".
+
+    "tops of shoulders", "top shoulder" and "topshoulders" all give "topshoulder".
+    """
+    return "".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words)
+
+
+@dataclass(frozen=True)
+class _Term:
+    words: tuple[str, ...]
+    prefix_last: bool  # the last word ended with "*"
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    flag: str
+    priority: int
+    groups: int
+
+
+def _parse_term(raw: str) -> _Term | None:
+    prefix = raw.strip().endswith("*")
+    words = [w for w in normalise(raw) if w not in LIGHT_FILLER]
+    if not words:
+        return None
+    return _Term(tuple(words), prefix)
+
+
+class Matcher:
+    """Matches free text to a body area or a warning sign; build once, call :meth:`match` often."""
+
+    def __init__(self, content: Content) -> None:
+        # area aliases: key = alias words joined without spaces ("lowerback")
+        alias_areas: dict[str, list[str]] = {}
+        self._max_alias_words = 1
+        vocab: set[str] = set()
+
+        def add_alias(area_id: str, alias: str) -> None:
+            words = area_words(alias)
+            if not words:
+                return
+            key = _alias_key(words)
+            areas = alias_areas.setdefault(key, [])
+            if area_id not in areas:
+                areas.append(area_id)
+            self._max_alias_words = max(self._max_alias_words, len(words))
+            vocab.update(words)
+            vocab.add("".join(words))
+
+        for area in content.areas:
+            for part in re.split(r"[(),/;&]| and ", area.name):
+                add_alias(area.id, part)
+            add_alias(area.id, area.name)
+        for area_id, aliases in content.aliases.items():
+            for alias in aliases:
+                add_alias(area_id, alias)
+        order = {a.id: i for i, a in enumerate(content.areas)}
+        self._aliases: dict[str, tuple[str, ...]] = {
+            k: tuple(sorted(v, key=lambda a: order.get(a, 99))) for k, v in alias_areas.items()
+        }
+
+        # warning phrases: index terms by their first word, exact or prefix
+        self._patterns: list[_Pattern] = []
+        self._exact_terms: dict[str, list[tuple[_Term, int, int]]] = {}
+        self._prefix_terms: dict[str, list[tuple[_Term, int, int]]] = {}
+        priority = {f.id: i for i, f in enumerate(content.red_flags)}
+        for flag_id in sorted(content.warning_phrases, key=lambda f: priority.get(f, 99)):
+            for pattern in content.warning_phrases[flag_id]:
+                pid = len(self._patterns)
+                self._patterns.append(_Pattern(flag_id, priority.get(flag_id, 99), len(pattern.all_of)))
+                for gid, group in enumerate(pattern.all_of):
+                    for raw in group:
+                        term = _parse_term(raw)
+                        if term is None:
+                            continue
+                        entry = (term, pid, gid)
+                        if len(term.words) == 1 and term.prefix_last:
+                            self._prefix_terms.setdefault(term.words[0], []).append(entry)
+                        else:
+                            self._exact_terms.setdefault(term.words[0], []).append(entry)
+                        vocab.update(term.words)
+        self._prefix_lengths = sorted({len(p) for p in self._prefix_terms}, reverse=True)
+        vocab.update(FILLER)
+        self._vocab: frozenset[str] = frozenset(vocab)
+
+        # typo targets by first letter: alias and warning words, not short filler ("fore" is not "for")
+        by_letter: dict[str, list[str]] = {}
+        for word in sorted(vocab):
+            if word.isalpha() and (len(word) >= 4 or (len(word) == 3 and word not in FILLER)):
+                by_letter.setdefault(word[0], []).append(word)
+        self._vocab_by_letter = by_letter
+        self._word_cache: dict[str, tuple[str, float]] = {}
+        self._result_cache: OrderedDict[str, MatchResult] = OrderedDict()
+
+    # -- words -----------------------------------------------------------------
+
+    def _correct(self, word: str) -> tuple[str, float]:
+        """The vocabulary word meant by ``word`` and how sure that is (100 = as typed)."""
+        cached = self._word_cache.get(word)
+        if cached is not None:
+            return cached
+        result = (word, 100.0)
+        if word in self._vocab or len(word) < _MIN_FUZZY_LEN or not word.isalpha():
+            pass
+        elif word.endswith("s") and word[:-1] in self._vocab:
+            result = (word[:-1], 100.0)  # plural of a known word: "calfs" -> "calf"
+        elif word not in PROTECTED:
+            choices = self._vocab_by_letter.get(word[0])
+            if choices:
+                best = process.extractOne(
+                    word, choices, scorer=OSA.normalized_similarity, score_cutoff=_cutoff(len(word))
+                )
+                if best is not None and _plausible(word, best[0]):
+                    result = (best[0], round(100.0 * best[1], 1))
+        if len(self._word_cache) < 100_000:
+            self._word_cache[word] = result
+        return result
+
+    # -- warning phrases -------------------------------------------------------
+
+    def _red_flag(self, words: list[str]) -> str | None:
+        hit: dict[int, set[int]] = {}
+        n = len(words)
+        for i, word in enumerate(words):
+            candidates = list(self._exact_terms.get(word, ()))
+            for length in self._prefix_lengths:
+                if len(word) >= length:
+                    candidates.extend(self._prefix_terms.get(word[:length], ()))
+            for term, pid, gid in candidates:
+                tw = term.words
+                if len(tw) > 1:
+                    if i + len(tw) > n:
+                        continue
+                    last = len(tw) - 1
+                    ok = True
+                    for k in range(1, len(tw)):
+                        w = words[i + k]
+                        if not (w == tw[k] or (k == last and term.prefix_last and w.startswith(tw[k]))):
+                            ok = False
+                            break
+                    if not ok:
+                        continue
+                hit.setdefault(pid, set()).add(gid)
+        best: _Pattern | None = None
+        for pid, groups in hit.items():
+            pattern = self._patterns[pid]
+            if len(groups) == pattern.groups and (best is None or pattern.priority < best.priority):
+                best = pattern
+        return best.flag if best is not None else None
+
+    # -- areas -----------------------------------------------------------------
+
+    def _areas(self, words: list[tuple[str, float]]) -> list[tuple[str, int, float]]:
+        """Areas named in ``words`` (corrected, filler dropped) as (area, support, score), best first.
+
+        Support counts the alias phrases naming the area: "thigh near the hip" names
+        outer_thigh twice (thigh, hip) and the other thigh areas once.
+        """
+        support: dict[str, int] = {}
+        scores: dict[str, float] = {}
+        i, n = 0, len(words)
+        while i < n:
+            for size in range(min(self._max_alias_words, n - i), 0, -1):
+                window = words[i : i + size]
+                areas = self._aliases.get(_alias_key([w for w, _ in window]))
+                if areas is None:
+                    continue
+                score = min(s for _, s in window) - AMBIGUITY_PENALTY * (len(areas) - 1)
+                for area in areas:
+                    support[area] = support.get(area, 0) + 1
+                    scores[area] = max(scores.get(area, 0.0), score)
+                i += size
+                break
+            else:
+                i += 1
+        ranked = sorted(scores, key=lambda a: (-support[a], -scores[a]))
+        return [(a, support[a], scores[a]) for a in ranked if scores[a] >= MIN_AREA_SCORE]
+
+    # -- public ----------------------------------------------------------------
+
+    def match(self, text: str) -> MatchResult:
+        """Read one utterance: a warning sign, a confident area, a close call or nothing."""
+        cached = self._result_cache.get(text)
+        if cached is not None:
+            self._result_cache.move_to_end(text)
+            return cached
+        result = self._match(text)
+        self._result_cache[text] = result
+        if len(self._result_cache) > _CACHE_SIZE:
+            self._result_cache.popitem(last=False)
+        return result
+
+    def match_uncached(self, text: str) -> MatchResult:
+        """:meth:`match` without the per-text result cache (word corrections stay cached)."""
+        return self._match(text)
+
+    def clear_caches(self) -> None:
+        """Forget cached results and word corrections (for benchmarks)."""
+        self._word_cache.clear()
+        self._result_cache.clear()
+
+    def _match(self, text: str) -> MatchResult:
+        corrected = [self._correct(w) for w in normalise(text)]
+        flag_words = [w for w, _ in corrected if w not in LIGHT_FILLER]
+        flag = self._red_flag(flag_words)
+        if flag is not None:
+            return MatchResult(text, None, flag, 100.0, ())
+        ranked = self._areas([(w, s) for w, s in corrected if w not in FILLER])
+        if not ranked:
+            return MatchResult(text, None, None, 0.0, ())
+        top_area, top_support, top_score = ranked[0]
+        if len(ranked) == 1:
+            return MatchResult(text, top_area, None, top_score, ())
+        _, second_support, second_score = ranked[1]
+        if top_support > second_support or top_score - second_score >= CONFIDENT_MARGIN:
+            return MatchResult(text, top_area, None, top_score, ())
+        close = tuple(Candidate(a, s) for a, _, s in ranked[:MAX_CANDIDATES])
+        return MatchResult(text, None, None, top_score, close)
+
+
+# -- protected words ---------------------------------------------------------------
+# English words within a typo of an alias or warning word. They are never "corrected":
+# "but" is not "butt", "waist" is not "wrist", "stuck" is not "struck". Generated from
+# Debian's wamerican-small word list (common words): every word that the typo correction would turn into a
+# different (non-filler) vocabulary word, except plain inflections of it ("calve" ->
+# "calves" stays allowed). Regenerate when aliases or warning terms grow a lot.
+PROTECTED: frozenset[str] = frozenset(
+    """
+    abound accidental accidents ace aces ached acing acne acre acres acting age aged aground aims ales
+    allays alms alone alter alto among angle ankles ants apes appetites apter arc arched archer archers
+    archest arching arcs areas arena ares aria arks army arts ashes ashing attach attacks awaked awaken
+    awakes aware awes awoke awry axes ayes babe backlog backlogs backs badder bade bagged bail bake bald
+    bale balk balls balm ban banded bands bandy bang bani bank banked banned bans bar bard bare bareback
+    barged bark barn barns based baser bases bash bask bass baste bath batter baud bawl bay bead beak
+    beam bean beard bears beat beater bee beef beer bees beet beings bell bellow bend betted betters
+    bettor bide biked bikes bile bill bind bite bits bitter blackhead blackheads blacks bladders blame
+    blames bland blander blank blare blares blaster blaze blazes bleak bled blend blending blends blew
+    blob bloc block blog blond bloods bloody bloom blot blown blows blued bluer blues blur blush bluster
+    blusters boar bode bodes boils bond bonds boned boney bonus bony booth bore bores born borne botch
+    bottoms bow bowed bowl bowls boxes boy braise braised braises braising brake braking brand breach
+    breaching bread breading breadth breaks breathed breather breathers breathes breaths breed breeding
+    breeds bring bristle brittler broil broker brood broth brow brunt buck bug bulb bulge bulk bull
+    bumps bums bun bung buns buried burner burp burped burping burps burr burred burring burrs burst
+    bury burying bust buts butte butter butts cage cake calfs calk call calm cam camel cameo camp camped
+    camping camps cancel cancers cane canker cans canter cape card care carp cars cart carves case cash
+    cashed cast cat catchy cats cave caves cent champ champed champing champs chance chanced changes
+    chant chanted char charge charged cheat check checks cheep cheeps cheer cheers chess chests chick
+    chiles chilis chilli chilly clacked clamp clamped clamping clamps clanged clash clashed click
+    clinching clod clods clog clogs cloth cloths clout clouts code codes coding coke cokes coking cold
+    collarbones collisions collusion colt colts comas combing combs comet comets comings compressed
+    compresses concession concessions conclusion concussions cone cones confession confuse confusion
+    constancy constants constraint constricted constricts construct constructs consultant contestant
+    controls convulsion cooing cop coped copes coping cops copy core cores coring cot cots couch couched
+    couching coughs cove coves cowing crack cracker crackled crammed cramming crams cranked crap crashes
+    crass creek creeks crest crock crouch crushed crust crutch cubs cues cuffs cult cults cums cups curt
+    cute czar dabs dad dads dais damaged damages dams daring dawn deaf deal dealt dean dear debt debts
+    deed deem deeps deer deft deli delis delta deltas dent dents dies discolor discomforted discomforts
+    dislocate dislocated dislocates doe doer doers dogs doles domes don dons dopes dos dose doses dotes
+    dots doves downs downy dozes dread drip dripped dripping drool drooped drooping droops droppings
+    drops drown drys duding dues duping dwelt dyes elbows elector electors electrical electronic ends
+    entice equine eve even every eves expediting extensions extremer extremes eyelids faced faces facet
+    facials fact fade fail fake falls fame farce fare fate faze feat fee feed feeding feeds feelings
+    fees felling fells felts feverishly fevers fewer fill finer fingers firearm firearms fiver fleet
+    flesh flew font food fool foots form fort fractured fractures fret fro frog frond fronts frost fuel
+    fueling fuels full gage gale game gape gaping garble garbs gas gashing gasp gassing gastric gate
+    gavel gaze gazed gees gems genial genitals gents gibe gibes gibing given givens glaze glazed glue
+    glues gluts gnash goat gobs gods gong gores goring gosh grace graced grade graded grain grape
+    grasping grate grated grave graved grayed grazes grid grim grin grinning gripe grips grit groan
+    groins grown gush gut guts gutting hags hale haling hall halo halt halve halving ham hamstrung handy
+    hang hangs hardy hare hared haring hark harm harms harp hart harts hat hate hating hats haunt havens
+    haves haying hays haze hazing heads heady heal heals heap heaped heaping heaps heard hears hearth
+    hearts hearty heath heats heave heaving heed heeds held hell helm helms helper helpings hemp hems
+    herb herd hero hers hes hides highs hikes hilt hims hind hinds hint hire hires hiss hits hived
+    hiving hoard hoarse hoed holds hole holed holy hood hoot hops horde horrendously horribly horsed
+    horses hose host house hove hows hums hunt hunting hunts hurl hurling hurls hurtling hut huts iced
+    ices icon ikon impacts impart impinged impinges improvising inaner incense infections infectious
+    infects infer infest infested inflames inflammations inflated inflation inflection inflections info
+    information infraction inhaled inhaler inhales inject injected injection injections ins insect
+    inspection insteps intenser inter intolerably intolerance ion irons irony irritant irritate jabs
+    jams jars jays jest joins joints jumble jumbo jut juts keel keels keen keens kelp keyholes kid
+    killings kilning kin kinda kinds king kink kinked kneed kneel kneels knew knit knits knitted knob
+    knobs knocker know knows labs lacerating lacerations ladders laded lads lags lain lamb lamp lanced
+    lander laps larded lass last lasts late lateraling laterals lath lathe laths lauded lava laws lays
+    lead leaf leaks leaky lean leap leek lefts lens lent lept less lest let lets liberation life lifts
+    lightening lighting lightninged lightnings lilt limbo limbs lime limp lint lion lions list lit
+    literal littler loan loans lobs loft log logs lone longs loon loons loosing loot loping lops lose
+    loser loses lots lover loving lowed lowers lowing lows lugs lumber lumps lung lust maid main majors
+    man mane mangy manly manor mans massacring massaged massages maxims maximum maximums may mayor meats
+    meddle medias medium mediums melts mend mes message metes mice middles mien mike mild mile mime
+    mince mind mined miner mines minibus minimum minimums mink minors mint mire mite mode mole moose
+    mope more moth moths moused mouses mousey mousse mousy mouths moved mover moves movie muck muddle
+    mulch munch muscled muse mush name nap napes naps nears neat needled needless needs needy nerved
+    newer nice nick nicks nights nines nite none notching note nothings noting numbs offs omen ones
+    opens operates operational operations otter ours oust ouster outed outs outsider outsides ovens
+    overs overt oxen packs pact pacts paid pail pails paint paints pair pairs palled pan pans pant pants
+    par pare pares park parks pars partly party past pasts pat pats pawn pawns peaks pealing peas pease
+    peek peeking peeks peel peep peeping peer peering peeving pegs pend pens pepping peps perks
+    persisted persistence persistently persisting pert pest pets petty pews picks pictorials pies pigs
+    pilled pin pinches pine pines pink pinks pint pints pis pitch pitched pits plain plains planar
+    planter pleased pleases pled plop plopping plug plugs plum plums plush poet poked poking poled
+    poling polled polo pomp pool pooled pooling pooped pooping poops poor pop pored poring port ports
+    pose posed posing posteriors posts posy pot pots pout pressured pressures prickle prickly pricks
+    primate primates print prints privater privatest privatizes problems prop propping pucks puffs
+    pulley pulped pulsed punch punches puns punt pupping pups purpler purples push puss puts putt qua
+    quay quays quiet quits quote radial radiant radiate raided railed rained raises rally rasher rashest
+    rasp read real realty ream reap reared rears rectum rectums redo redress reds reed regions released
+    releases rend replacements rids rights rigs rims rips roar robs rubs rued rues rugs ruins rums run
+    rune runes rung rungs runt runts rush rushes ruts sadden saddled saddles sailed sale sales same sand
+    scabbing scan scans scar scars scoot score scrapes scrapped scraps scum seams seating seats seeds
+    seeks seep seeps sees sell selling sells serenading severed severer severs shall share shark sharps
+    sheep shell shelled shelling shells shes shies shimmering shine shines shingled shiny ship shipped
+    ships shirt shivers shook shoon shoos shoots shore shorn shorts shot shots shouldered shout shove
+    shriveling shrugging shun shuns sicking sided sides sidle sigh signs sill simile sin sine sing singe
+    singles sins sipped sire site size skein ski skid skill skim skins skip skipped skis skit skulk
+    skulls slab slabbing slabs slapped slashed sleek sleeps sleepy sleet slicking slide slipper
+    slivering slopped slot slots slug slum slurs slut smalls smashes smell smelled smelling smells
+    smiled smiles smite smoulder smoulders smuggling snagging sneak sneaking snide snider sniff snipped
+    snitches snore snort snot snots snuggling sodden soft sold soled soli solo solos solve solves
+    somethings soot sorer sores sorta sorts sour spat spats speaks spear spearing speck specking spell
+    spelled spelling spells spice spiders spike spill spinals spines spins spiral spire spit spite spits
+    spoiled spore sport sports spout spouts sprained sprains spreads spreed spur squeeze stab stabling
+    stabs stacking staff staid stain stained stains stall stands stank stars stave steak steep stems
+    stiffs stills stinking stirs stitched stocking stoke stokes stole stoles stone store stoves
+    straggling strainer strains strait strand stranger strangle strangling streaming strengthen
+    strengths strike strikes strode stroked strove stubbing stuck stuff sunburns superb supers supper
+    sure surer surgeons swab swabbing swabs swats swearing swears sweaty sweep sweets sweller swellings
+    swill swilled swilling swills swine switches swivelling swore symptoms tack tacking taken taker
+    takes taking talc tale talks tall tame tames tank tanking tap tape tapped taps task tasking teach
+    tease teat teem teen tees teethe temperate temperatures temporaries tend tended tenders tenor tens
+    tensed tenser tenses tensions tensors tent tenth terms terribly terse test texts than thank thaw
+    thee theirs theme then theses thick thinker thinking thinks thinned thins thongs thorn threads
+    threat three throbs throw thus thy tide tides tie tied ties tightens tighter tights tile tiles timed
+    timer timers tin tinder tinge tingle tings tinning tipped tips tire tired tires toed toiled toilets
+    tome tomes ton tone tones tons tool toot torch tore toss tote totes tots touchy tough town tows toys
+    tramp tramped tramps trapezoids trapper travels tray trays tread treed trees tries triggers
+    trimesters trip tripled trips troubled troubles trued tumors turn tutor twin twinning twister twos
+    udder ulcers unbearably unbeatable unbreakable undersides unreadable upped uppers ups urinated
+    urinates usable vain vary vasts veil veils verb wade wades wading wafer waft wage wager wages waging
+    waist waists wait waiter waked waken wakens walking walks wall wan wand wane wanes waning wants war
+    ward warding wards warming warms warn warnings warp warping warring wars wart wary waters watery
+    watt wave waver waves waving wavy waxes waxing waxy ways wean wear weed weeding weeds week weep
+    weeps weer wees weighs weights weighty weirdo well welt welting went wept west wets whale whats
+    wheat whens wheres whet whetting whew while wholes whore whose whys width wild wills wilt wily wire
+    wish wist wit witch wits witting woe wok woken woks won woods wordy wore world worlds worm worms
+    worn worsen worsts wot woulds wove wreak wren wrest wrests wriest wright writ writs yearn yearns
+    yours yous zinc
+    """.split()
+)

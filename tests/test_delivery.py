@@ -1,0 +1,247 @@
+"""Service, dispatcher and scheduler on a real database (SQLite, and PostgreSQL when it answers).
+
+Drives the conversation through :class:`ConversationService` and sends with a
+recording transport, so that what is stored and what is delivered are checked
+together: replies, hold prompts, cancelling, dropping late prompts, retries,
+blocked people and redelivered updates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import func, select
+
+from bot.delivery import Deliverer, Dispatcher, Waker
+from bot.domain.content import Content
+from bot.domain.effects import Message
+from bot.domain.events import Command, Event, Text, decode_press
+from bot.domain.matcher import Matcher
+from bot.service import ConversationService, Handled
+from bot.storage.db import Database
+from bot.storage.models import Person, ScheduledMessage, SessionRound
+from tests.runtime_fixtures import Clock, RecordingTransport
+
+CHAT = "1001"
+
+
+class Harness:
+    """One person talking to the service; the transport records what they see."""
+
+    def __init__(
+        self, db: Database, content: Content, matcher: Matcher, transport: RecordingTransport, clock: Clock
+    ) -> None:
+        self.db = db
+        self.transport = transport
+        self.clock = clock
+        self.service = ConversationService(db, content, matcher, time_scale=1.0, clock=clock)
+        self.deliverer = Deliverer(db, transport, clock=clock)
+        self.dispatcher = Dispatcher(db, self.deliverer, content, clock=clock)
+        self.update_id = 0
+
+    async def send(self, event: Event, chat: str = CHAT, update_id: int | None = None) -> Handled:
+        if update_id is None:
+            self.update_id += 1
+            update_id = self.update_id
+        handled = await self.service.handle("telegram", chat, chat, event, update_id=update_id)
+        await self.deliverer.deliver(handled.replies)
+        return handled
+
+    def last_buttons(self, chat: str = CHAT) -> list[tuple[str, str]]:
+        for sent in reversed(self.transport.sent):
+            if sent.chat_id == chat and sent.message.buttons:
+                return [(b.label, b.data) for row in sent.message.buttons for b in row]
+        raise AssertionError("no buttons yet")
+
+    async def press(self, label: str, chat: str = CHAT) -> Handled:
+        for text, data in self.last_buttons(chat):
+            if label.lower() in text.lower():
+                return await self.send(decode_press(data), chat)
+        raise AssertionError(f"no button {label!r} in {self.last_buttons(chat)}")
+
+    async def to_hold(self, chat: str = CHAT, seconds: int = 60) -> None:
+        await self.send(Command("start"), chat)
+        await self.press("Begin", chat)
+        await self.press("None of these", chat)
+        await self.send(Text("between my shoulder blades"), chat)
+        await self.press("Found it", chat)
+        await self.press("Ball", chat)
+        await self.press("Steady pressure", chat)
+        await self.press(f"{seconds} s", chat)
+        await self.press("Start", chat)
+
+    async def statuses(self) -> dict[str, int]:
+        async with self.db.transaction() as session:
+            rows = await session.execute(
+                select(ScheduledMessage.status, func.count()).group_by(ScheduledMessage.status)
+            )
+            return {status: int(n) for status, n in rows.all()}
+
+
+def harness(
+    database: Database, content: Content, matcher: Matcher, transport: RecordingTransport, clock: Clock
+) -> Harness:
+    return Harness(database, content, matcher, transport, clock)
+
+
+async def test_replies_are_rows_marked_sent(database, content, matcher, transport, clock) -> None:
+    h = harness(database, content, matcher, transport, clock)
+    await h.send(Command("start"))
+    assert "Knotbot" in transport.texts()[0]
+    assert await h.statuses() == {"sent": 2}
+
+
+async def test_redelivered_update_has_no_second_effect(database, content, matcher, transport, clock) -> None:
+    h = harness(database, content, matcher, transport, clock)
+    first = await h.send(Command("start"), update_id=77)
+    again = await h.send(Command("start"), update_id=77)
+    assert not first.duplicate and again.duplicate
+    assert len(transport.sent) == 2
+
+
+async def test_hold_prompts_arrive_in_order_then_the_rating(
+    database, content, matcher, transport, clock
+) -> None:
+    h = harness(database, content, matcher, transport, clock)
+    await h.to_hold(seconds=60)
+    before = len(transport.sent)
+    assert await h.dispatcher.run_once() == 0  # nothing due yet
+    for _ in range(8):
+        clock.advance(15)
+        await h.dispatcher.run_once()
+    texts = transport.texts()[before:]
+    assert [t.split()[0] for t in texts] == ["Breathe", "Halfway.", "Another", "Time's"]
+    assert "How was the pressure?" in texts[-1]
+    await h.press("Just right")
+    await h.press("Softer")
+    async with database.transaction() as session:
+        rounds = (await session.execute(select(SessionRound))).scalars().all()
+    assert [(r.area, r.tool, r.technique, r.hold_seconds, r.knot) for r in rounds] == [
+        ("upper_back", "ball", "static_pressure", 60, "softer")
+    ]
+
+
+async def test_stop_cancels_the_remaining_prompts(database, content, matcher, transport, clock) -> None:
+    h = harness(database, content, matcher, transport, clock)
+    await h.to_hold(seconds=60)
+    clock.advance(16)
+    await h.dispatcher.run_once()
+    await h.press("Stop")
+    stopped_at = len(transport.sent)
+    clock.advance(120)
+    await h.dispatcher.run_once()
+    assert len(transport.sent) == stopped_at
+    assert (await h.statuses())["cancelled"] == 3
+    assert "How was the pressure?" in transport.texts()[-1]
+
+
+async def test_late_prompts_are_dropped_with_one_note(database, content, matcher, transport, clock) -> None:
+    h = harness(database, content, matcher, transport, clock)
+    await h.to_hold(seconds=60)
+    before = len(transport.sent)
+    clock.advance(600)  # the bot was down for ten minutes
+    await h.dispatcher.run_once()
+    texts = transport.texts()[before:]
+    assert texts[0] == content.text("hold.dropped")
+    assert len(texts) == 2 and texts[1].startswith("Time's up")
+    assert (await h.statuses())["dropped"] == 3
+
+
+async def test_blocked_person_is_deactivated_and_others_still_receive(
+    database, content, matcher, transport, clock
+) -> None:
+    h = harness(database, content, matcher, transport, clock)
+    await h.to_hold(chat="1", seconds=60)
+    await h.to_hold(chat="2", seconds=60)
+    transport.blocked.add("1")
+    clock.advance(61)
+    await h.dispatcher.run_once()
+    assert transport.texts("2")[-1].startswith("Time's up")
+    async with database.transaction() as session:
+        person = (await session.execute(select(Person).where(Person.external_id == "1"))).scalar_one()
+        assert person.active is False
+        pending = await session.scalar(
+            select(func.count())
+            .select_from(ScheduledMessage)
+            .where(ScheduledMessage.person_id == person.id, ScheduledMessage.status == "pending")
+        )
+        assert pending == 0
+    # writing again (unblocking) makes them active again
+    transport.blocked.clear()
+    await h.send(Text("hello"), chat="1")
+    async with database.transaction() as session:
+        person = (await session.execute(select(Person).where(Person.external_id == "1"))).scalar_one()
+        assert person.active is True
+
+
+async def test_temporary_failures_are_retried_with_backoff(
+    database, content, matcher, transport, clock
+) -> None:
+    h = harness(database, content, matcher, transport, clock)
+    transport.flaky[CHAT] = 2
+    await h.send(Command("start"))
+    assert transport.sent == []
+    assert (await h.statuses()) == {"pending": 1, "claimed": 1} or (await h.statuses()).get("pending")
+    for _ in range(6):
+        clock.advance(5)
+        await h.dispatcher.run_once()
+    texts = transport.texts()
+    assert texts[0].startswith("Hi, I'm Knotbot")
+    assert len(texts) == 2
+    assert await h.statuses() == {"sent": 2}
+
+
+async def test_crashed_claim_is_resent_after_its_lease(database, content, matcher, transport, clock) -> None:
+    """A reply claimed by a process that died before sending is delivered by the dispatcher later."""
+    h = harness(database, content, matcher, transport, clock)
+    handled = await h.service.handle("telegram", CHAT, CHAT, Command("start"), update_id=1)
+    assert handled.replies and transport.sent == []  # "crash": never delivered
+    await h.dispatcher.run_once()
+    assert transport.sent == []  # still leased to the dead process
+    clock.advance(31)
+    await h.dispatcher.run_once()
+    assert len(transport.sent) == 2
+
+
+async def test_waker_with_real_apscheduler_delivers_on_time(database, content, matcher, transport) -> None:
+    """Real clock, real AsyncIOScheduler: a 30 s hold scaled by 0.02 ends in about 0.6 s."""
+    service = ConversationService(database, content, matcher, time_scale=0.02)
+    deliverer = Deliverer(database, transport)
+    dispatcher = Dispatcher(database, deliverer, content)
+    scheduler = AsyncIOScheduler()
+    waker = Waker(scheduler, dispatcher, poll_seconds=30)
+    scheduler.start()
+    waker.start()
+    try:
+
+        async def send(event: Event) -> None:
+            handled = await service.handle("telegram", CHAT, CHAT, event)
+            await deliverer.deliver(handled.replies)
+            waker.wake_at(handled.scheduled_first)
+
+        async def press(label: str) -> None:
+            buttons = [b for s in reversed(transport.sent) for row in s.message.buttons for b in row]
+            await send(decode_press(next(b.data for b in buttons if label in b.label)))
+
+        await send(Command("massage"))
+        await press("None of these")
+        await send(Text("calves"))
+        for label in ("Found it", "Foam roller", "Steady", "30 s", "Start"):
+            await press(label)
+        started = time.monotonic()
+        deadline = started + 10
+        while not transport.texts()[-1].startswith("Time's up") and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert transport.texts()[-1].startswith("Time's up")
+        assert not any(t == content.text("hold.dropped") for t in transport.texts())
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_message_payload_round_trip() -> None:
+    from bot.domain.effects import Button, message_from_payload, message_to_payload
+
+    message = Message("hi", ((Button("a", "k1:1:x"), Button("b", "k1:1:y")),))
+    assert message_from_payload(message_to_payload(message)) == message
