@@ -11,6 +11,7 @@ was committed (see docs/architecture.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -221,6 +222,8 @@ class Waker:
         self.dispatcher = dispatcher
         self.poll_seconds = poll_seconds
         self._wake_at: datetime | None = None
+        self._running: set[asyncio.Task[object]] = set()
+        self._stopped = False
 
     def start(self) -> None:
         self.scheduler.add_job(
@@ -237,7 +240,7 @@ class Waker:
 
     def wake_at(self, when: datetime | None) -> None:
         """Make sure the dispatcher runs no later than ``when``."""
-        if when is None:
+        if when is None or self._stopped:
             return
         if self._wake_at is not None and self._wake_at <= when and self._wake_at > to_datetime(time.time()):
             return
@@ -252,9 +255,26 @@ class Waker:
         )
 
     async def tick(self) -> None:
+        if self._stopped:
+            return
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
         self._wake_at = None
         try:
             await self.dispatcher.run_once()
             self.wake_at(await self.dispatcher.next_due())
         except Exception:
             log.exception("dispatcher run failed; the safety poll will try again")
+        finally:
+            if task is not None:
+                self._running.discard(task)
+
+    async def stop(self) -> None:
+        """Remove the jobs and wait for a dispatch in progress, so the database can be closed."""
+        self._stopped = True
+        for job_id in (self.JOB_WAKE, self.JOB_POLL):
+            with contextlib.suppress(Exception):
+                self.scheduler.remove_job(job_id)
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)

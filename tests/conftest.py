@@ -67,11 +67,14 @@ class CoreDriver:
         return [b.label for row in self.buttons_message.buttons for b in row]
 
     def button_press(self, label: str) -> _CorePress:
-        """The press of the one offered button whose label contains ``label`` (case-insensitive)."""
+        """The press of the offered button whose label contains ``label`` (case-insensitive; exact wins)."""
         assert self.buttons_message is not None, "no buttons offered yet"
         found = [
             b for row in self.buttons_message.buttons for b in row if label.casefold() in b.label.casefold()
         ]
+        exact = [b for b in found if b.label.casefold() == label.casefold()]
+        if len(found) > 1 and len(exact) == 1:
+            found = exact
         assert len(found) == 1, f"{len(found)} buttons match {label!r}: {self.labels()}"
         press = _core_decode_press(found[0].data)
         assert isinstance(press, _CorePress), found[0].data

@@ -62,7 +62,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite+aiosqlite:///{tmp_path / 'knotbot.db'}"
     problem = await _postgres_problem()
     if problem:
-        if os.environ.get("CI") and os.environ.get("KNOTBOT_REQUIRE_POSTGRES"):
+        if os.environ.get("KNOTBOT_REQUIRE_POSTGRES"):
             pytest.fail(problem)
         pytest.skip(problem)
     return POSTGRES_URL

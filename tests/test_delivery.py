@@ -232,7 +232,7 @@ async def test_waker_with_real_apscheduler_delivers_on_time(database, content, m
             await press(label)
         started = time.monotonic()
         deadline = started + 10
-        while not transport.texts()[-1].startswith("Time's up") and time.monotonic() < deadline:
+        while not transport.texts()[-1].startswith("Time's up") and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         assert transport.texts()[-1].startswith("Time's up")
         assert not any(t == content.text("hold.dropped") for t in transport.texts())

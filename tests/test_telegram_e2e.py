@@ -60,6 +60,7 @@ async def running_bot(settings: Settings) -> AsyncIterator[Any]:
         finally:
             await app.updater.stop()
             await app.stop()
+            await app.post_stop(app)
     finally:
         await app.shutdown()
         await app.post_shutdown(app)

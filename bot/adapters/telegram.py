@@ -135,7 +135,11 @@ class TelegramBot:
         await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
         self.delivery.waker.start()
 
+    async def post_stop(self, application: Application) -> None:  # type: ignore[type-arg]
+        await self.delivery.waker.stop()
+
     async def post_shutdown(self, application: Application) -> None:  # type: ignore[type-arg]
+        await self.delivery.waker.stop()
         await self.core.db.dispose()
 
 
@@ -167,5 +171,6 @@ def build_application(
     bot = TelegramBot(core=core, delivery=delivery)
     application.add_handler(TypeHandler(Update, bot.on_update))
     application.post_init = bot.post_init
+    application.post_stop = bot.post_stop
     application.post_shutdown = bot.post_shutdown
     return application

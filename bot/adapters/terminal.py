@@ -81,6 +81,7 @@ async def run_chat(core: Core, stdin: TextIO = sys.stdin, stdout: TextIO = sys.s
             await feed(transport.event_for(line))
         await _linger(core, delivery.dispatcher)
     finally:
+        await delivery.waker.stop()
         scheduler.shutdown(wait=False)
         await core.db.dispose()
     stdout.write("\nBye! Take care.\n")

@@ -61,9 +61,14 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bi m\b"), "im"),
 )
 
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # Words that carry no information about where the knot is. Dropped before aliases
 # are looked up, on both sides, so "a knot in the back of my neck" reads "back neck".
-FILLER: frozenset[str] = frozenset(
+FILLER: frozenset[str] = _words(
     """
     a an the my mine your his her its our their this that these those some any
     i im ive id me we you he she s they them
@@ -79,10 +84,10 @@ FILLER: frozenset[str] = frozenset(
     again still always today lately recently now day days all time times
     there here where when what which how why
     help please need want can could would should will massage massaging work release
-    """.split()
+    """
 )
 # Dropped from warning-phrase matching only: "both my legs" reads "both legs".
-LIGHT_FILLER: frozenset[str] = frozenset("a an the my your his her their our".split())
+LIGHT_FILLER: frozenset[str] = _words("a an the my your his her their our")
 
 
 _MIN_FUZZY_LEN = 3
@@ -267,7 +272,7 @@ class Matcher:
             pass
         elif word.endswith("s") and word[:-1] in self._vocab:
             result = (word[:-1], 100.0)  # plural of a known word: "calfs" -> "calf"
-        elif word not in PROTECTED:
+        elif word not in PROTECTED and not self._has_warning_prefix(word):
             choices = self._vocab_by_letter.get(word[0])
             if choices:
                 best = process.extractOne(
@@ -278,6 +283,10 @@ class Matcher:
         if len(self._word_cache) < 100_000:
             self._word_cache[word] = result
         return result
+
+    def _has_warning_prefix(self, word: str) -> bool:
+        """``word`` already matches a warning term ending in "*" ("drooping" for "droop*")."""
+        return any(word[:n] in self._prefix_terms for n in self._prefix_lengths if len(word) >= n)
 
     # -- warning phrases -------------------------------------------------------
 
@@ -387,13 +396,13 @@ class Matcher:
 # Debian's wamerican-small word list (common words): every word that the typo correction would turn into a
 # different (non-filler) vocabulary word, except plain inflections of it ("calve" ->
 # "calves" stays allowed). Regenerate when aliases or warning terms grow a lot.
-PROTECTED: frozenset[str] = frozenset(
+PROTECTED: frozenset[str] = _words(
     """
-    abound accidental accidents ace aces ached acing acne acre acres acting age aged aground aims ales
-    allays alms alone alter alto among angle ankles ants apes appetites apter arc arched archer archers
-    archest arching arcs areas arena ares aria arks army arts ashes ashing attach attacks awaked awaken
-    awakes aware awes awoke awry axes ayes babe backlog backlogs backs badder bade bagged bail bake bald
-    bale balk balls balm ban banded bands bandy bang bani bank banked banned bans bar bard bare bareback
+    abound accidents ace aces ached acing acne acre acres acting age aged aground aims ales allays alms
+    alone alter alto among angle ankles ants apes appetites apter arc arched archer archers archest
+    arching arcs areas arena ares aria arks army arts ashes ashing attach attacks awaked awaken awakes
+    aware awes awoke awry axes ayes babe backlog backlogs backs badder bade bagged bail bake bald bale
+    balk balls balm ban banded bands bandy bang bani bank banked banned bans bar bard bare bareback
     barged bark barn barns based baser bases bash bask bass baste bath batter baud bawl bay bead beak
     beam bean beard bears beat beater bee beef beer bees beet beings bell bellow bend betted betters
     bettor bide biked bikes bile bill bind bite bits bitter blackhead blackheads blacks bladders blame
@@ -402,110 +411,106 @@ PROTECTED: frozenset[str] = frozenset(
     blusters boar bode bodes boils bond bonds boned boney bonus bony booth bore bores born borne botch
     bottoms bow bowed bowl bowls boxes boy braise braised braises braising brake braking brand breach
     breaching bread breading breadth breaks breathed breather breathers breathes breaths breed breeding
-    breeds bring bristle brittler broil broker brood broth brow brunt buck bug bulb bulge bulk bull
-    bumps bums bun bung buns buried burner burp burped burping burps burr burred burring burrs burst
-    bury burying bust buts butte butter butts cage cake calfs calk call calm cam camel cameo camp camped
-    camping camps cancel cancers cane canker cans canter cape card care carp cars cart carves case cash
-    cashed cast cat catchy cats cave caves cent champ champed champing champs chance chanced changes
-    chant chanted char charge charged cheat check checks cheep cheeps cheer cheers chess chests chick
-    chiles chilis chilli chilly clacked clamp clamped clamping clamps clanged clash clashed click
-    clinching clod clods clog clogs cloth cloths clout clouts code codes coding coke cokes coking cold
-    collarbones collisions collusion colt colts comas combing combs comet comets comings compressed
-    compresses concession concessions conclusion concussions cone cones confession confuse confusion
-    constancy constants constraint constricted constricts construct constructs consultant contestant
-    controls convulsion cooing cop coped copes coping cops copy core cores coring cot cots couch couched
-    couching coughs cove coves cowing crack cracker crackled crammed cramming crams cranked crap crashes
-    crass creek creeks crest crock crouch crushed crust crutch cubs cues cuffs cult cults cums cups curt
-    cute czar dabs dad dads dais damaged damages dams daring dawn deaf deal dealt dean dear debt debts
-    deed deem deeps deer deft deli delis delta deltas dent dents dies discolor discomforted discomforts
-    dislocate dislocated dislocates doe doer doers dogs doles domes don dons dopes dos dose doses dotes
-    dots doves downs downy dozes dread drip dripped dripping drool drooped drooping droops droppings
-    drops drown drys duding dues duping dwelt dyes elbows elector electors electrical electronic ends
-    entice equine eve even every eves expediting extensions extremer extremes eyelids faced faces facet
-    facials fact fade fail fake falls fame farce fare fate faze feat fee feed feeding feeds feelings
-    fees felling fells felts feverishly fevers fewer fill finer fingers firearm firearms fiver fleet
-    flesh flew font food fool foots form fort fractured fractures fret fro frog frond fronts frost fuel
-    fueling fuels full gage gale game gape gaping garble garbs gas gashing gasp gassing gastric gate
-    gavel gaze gazed gees gems genial genitals gents gibe gibes gibing given givens glaze glazed glue
-    glues gluts gnash goat gobs gods gong gores goring gosh grace graced grade graded grain grape
-    grasping grate grated grave graved grayed grazes grid grim grin grinning gripe grips grit groan
-    groins grown gush gut guts gutting hags hale haling hall halo halt halve halving ham hamstrung handy
-    hang hangs hardy hare hared haring hark harm harms harp hart harts hat hate hating hats haunt havens
-    haves haying hays haze hazing heads heady heal heals heap heaped heaping heaps heard hears hearth
-    hearts hearty heath heats heave heaving heed heeds held hell helm helms helper helpings hemp hems
-    herb herd hero hers hes hides highs hikes hilt hims hind hinds hint hire hires hiss hits hived
-    hiving hoard hoarse hoed holds hole holed holy hood hoot hops horde horrendously horribly horsed
-    horses hose host house hove hows hums hunt hunting hunts hurl hurling hurls hurtling hut huts iced
-    ices icon ikon impacts impart impinged impinges improvising inaner incense infections infectious
+    breeds bring bristle brittler broil broker brood broth brow brunt buck bug bulb bulk bull bumps bums
+    bun bung buns buried burner burp burped burping burps burr burred burring burrs burst bury burying
+    bust buts butte butter butts cage cake calfs calk call calm cam camel cameo camp camped camping
+    camps cancel cancers cane canker cans canter cape card care carp cars cart carves case cash cashed
+    cast cat catchy cats cave caves cent champ champed champing champs chance chanced changes chant
+    chanted char charge charged cheat check checks cheep cheeps cheer cheers chess chests chick chiles
+    chilis chilli chilly clacked clamp clamped clamping clamps clanged clash clashed click clinching
+    clod clods clog clogs cloth cloths clout clouts code codes coding coke cokes coking cold collarbones
+    collisions collusion colt colts comas combing combs comet comets comings concession concessions
+    conclusion concussions cone cones confession constancy constants constraint constricts construct
+    constructs consultant contestant controls convulsion cooing cop coped copes coping cops copy core
+    cores coring cot cots couch couched couching coughs cove coves cowing crack cracker crackled crammed
+    cramming crams cranked crap crashes crass creek creeks crest crock crouch crust crutch cubs cues
+    cuffs cult cults cums cups curt cute czar dabs dad dads dais damages dams daring dawn deaf deal
+    dealt dean dear debt debts deed deem deeps deer deft deli delis delta deltas dent dents dies
+    discomforted discomforts doe doer doers dogs doles domes don dons dopes dos dose doses dotes dots
+    doves downs downy dozes dread drip dripped dripping drool droops droppings drops drown drys duding
+    dues duping dwelt dyes elbows elector electors electronic ends entice equine eve even every eves
+    expediting extensions extremer extremes eyelids faced faces facet facials fact fade fail fake falls
+    fame farce fare fate faze feat fee feed feeding feeds feelings fees felling fells felts feverishly
+    fevers fewer fill finer fingers firearm firearms fiver fleet flesh flew font food fool foots form
+    fort fractures fret fro frog frond fronts frost fuel fueling fuels full gage gale game gape gaping
+    garbs gas gashing gasp gassing gastric gate gavel gaze gazed gees gems genial genitals gents gibe
+    gibes gibing given givens glaze glazed glue glues gluts gnash goat gobs gods gong gores goring gosh
+    grace graced grade graded grain grape grasping grate grated grave graved grayed grazes grid grim
+    grin grinning gripe grips grit groan groins grown gush gut guts gutting hags hale haling hall halo
+    halt halve halving ham hamstrung handy hang hangs hardy hare hared haring hark harm harms harp hart
+    harts hat hate hating hats haunt havens haves haying hays haze hazing heads heady heal heals heap
+    heaped heaping heaps heard hears hearth hearts hearty heath heats heave heaving heed heeds held hell
+    helm helms helper helpings hemp hems herb herd hero hers hes hides highs hikes hilt hims hind hinds
+    hint hire hires hiss hits hived hiving hoard hoarse hoed holds hole holed holy hood hoot hops horde
+    horrendously horribly horsed horses hose host house hove hows hums hunt hunting hunts hurl hurling
+    hurls hut huts iced ices icon ikon impacts impart impinges improvising inaner incense infections
     infects infer infest infested inflames inflammations inflated inflation inflection inflections info
-    information infraction inhaled inhaler inhales inject injected injection injections ins insect
-    inspection insteps intenser inter intolerably intolerance ion irons irony irritant irritate jabs
-    jams jars jays jest joins joints jumble jumbo jut juts keel keels keen keens kelp keyholes kid
-    killings kilning kin kinda kinds king kink kinked kneed kneel kneels knew knit knits knitted knob
-    knobs knocker know knows labs lacerating lacerations ladders laded lads lags lain lamb lamp lanced
-    lander laps larded lass last lasts late lateraling laterals lath lathe laths lauded lava laws lays
-    lead leaf leaks leaky lean leap leek lefts lens lent lept less lest let lets liberation life lifts
-    lightening lighting lightninged lightnings lilt limbo limbs lime limp lint lion lions list lit
-    literal littler loan loans lobs loft log logs lone longs loon loons loosing loot loping lops lose
-    loser loses lots lover loving lowed lowers lowing lows lugs lumber lumps lung lust maid main majors
-    man mane mangy manly manor mans massacring massaged massages maxims maximum maximums may mayor meats
-    meddle medias medium mediums melts mend mes message metes mice middles mien mike mild mile mime
-    mince mind mined miner mines minibus minimum minimums mink minors mint mire mite mode mole moose
-    mope more moth moths moused mouses mousey mousse mousy mouths moved mover moves movie muck muddle
-    mulch munch muscled muse mush name nap napes naps nears neat needled needless needs needy nerved
-    newer nice nick nicks nights nines nite none notching note nothings noting numbs offs omen ones
-    opens operates operational operations otter ours oust ouster outed outs outsider outsides ovens
-    overs overt oxen packs pact pacts paid pail pails paint paints pair pairs palled pan pans pant pants
-    par pare pares park parks pars partly party past pasts pat pats pawn pawns peaks pealing peas pease
-    peek peeking peeks peel peep peeping peer peering peeving pegs pend pens pepping peps perks
-    persisted persistence persistently persisting pert pest pets petty pews picks pictorials pies pigs
-    pilled pin pinches pine pines pink pinks pint pints pis pitch pitched pits plain plains planar
-    planter pleased pleases pled plop plopping plug plugs plum plums plush poet poked poking poled
-    poling polled polo pomp pool pooled pooling pooped pooping poops poor pop pored poring port ports
-    pose posed posing posteriors posts posy pot pots pout pressured pressures prickle prickly pricks
-    primate primates print prints privater privatest privatizes problems prop propping pucks puffs
-    pulley pulped pulsed punch punches puns punt pupping pups purpler purples push puss puts putt qua
-    quay quays quiet quits quote radial radiant radiate raided railed rained raises rally rasher rashest
-    rasp read real realty ream reap reared rears rectum rectums redo redress reds reed regions released
-    releases rend replacements rids rights rigs rims rips roar robs rubs rued rues rugs ruins rums run
-    rune runes rung rungs runt runts rush rushes ruts sadden saddled saddles sailed sale sales same sand
-    scabbing scan scans scar scars scoot score scrapes scrapped scraps scum seams seating seats seeds
-    seeks seep seeps sees sell selling sells serenading severed severer severs shall share shark sharps
-    sheep shell shelled shelling shells shes shies shimmering shine shines shingled shiny ship shipped
-    ships shirt shivers shook shoon shoos shoots shore shorn shorts shot shots shouldered shout shove
-    shriveling shrugging shun shuns sicking sided sides sidle sigh signs sill simile sin sine sing singe
-    singles sins sipped sire site size skein ski skid skill skim skins skip skipped skis skit skulk
-    skulls slab slabbing slabs slapped slashed sleek sleeps sleepy sleet slicking slide slipper
-    slivering slopped slot slots slug slum slurs slut smalls smashes smell smelled smelling smells
-    smiled smiles smite smoulder smoulders smuggling snagging sneak sneaking snide snider sniff snipped
-    snitches snore snort snot snots snuggling sodden soft sold soled soli solo solos solve solves
-    somethings soot sorer sores sorta sorts sour spat spats speaks spear spearing speck specking spell
-    spelled spelling spells spice spiders spike spill spinals spines spins spiral spire spit spite spits
-    spoiled spore sport sports spout spouts sprained sprains spreads spreed spur squeeze stab stabling
-    stabs stacking staff staid stain stained stains stall stands stank stars stave steak steep stems
-    stiffs stills stinking stirs stitched stocking stoke stokes stole stoles stone store stoves
-    straggling strainer strains strait strand stranger strangle strangling streaming strengthen
-    strengths strike strikes strode stroked strove stubbing stuck stuff sunburns superb supers supper
-    sure surer surgeons swab swabbing swabs swats swearing swears sweaty sweep sweets sweller swellings
-    swill swilled swilling swills swine switches swivelling swore symptoms tack tacking taken taker
-    takes taking talc tale talks tall tame tames tank tanking tap tape tapped taps task tasking teach
-    tease teat teem teen tees teethe temperate temperatures temporaries tend tended tenders tenor tens
-    tensed tenser tenses tensions tensors tent tenth terms terribly terse test texts than thank thaw
-    thee theirs theme then theses thick thinker thinking thinks thinned thins thongs thorn threads
-    threat three throbs throw thus thy tide tides tie tied ties tightens tighter tights tile tiles timed
-    timer timers tin tinder tinge tingle tings tinning tipped tips tire tired tires toed toiled toilets
-    tome tomes ton tone tones tons tool toot torch tore toss tote totes tots touchy tough town tows toys
-    tramp tramped tramps trapezoids trapper travels tray trays tread treed trees tries triggers
-    trimesters trip tripled trips troubled troubles trued tumors turn tutor twin twinning twister twos
-    udder ulcers unbearably unbeatable unbreakable undersides unreadable upped uppers ups urinated
-    urinates usable vain vary vasts veil veils verb wade wades wading wafer waft wage wager wages waging
-    waist waists wait waiter waked waken wakens walking walks wall wan wand wane wanes waning wants war
-    ward warding wards warming warms warn warnings warp warping warring wars wart wary waters watery
-    watt wave waver waves waving wavy waxes waxing waxy ways wean wear weed weeding weeds week weep
-    weeps weer wees weighs weights weighty weirdo well welt welting went wept west wets whale whats
-    wheat whens wheres whet whetting whew while wholes whore whose whys width wild wills wilt wily wire
-    wish wist wit witch wits witting woe wok woken woks won woods wordy wore world worlds worm worms
-    worn worsen worsts wot woulds wove wreak wren wrest wrests wriest wright writ writs yearn yearns
-    yours yous zinc
-    """.split()
+    information infraction inhales inject injected injection injections ins insect inspection insteps
+    intenser inter intolerably intolerance ion irons irony irritant jabs jams jars jays jest joins
+    joints jumbo jut juts keel keels keen keens kelp keyholes kid killings kilning kin kinda kinds king
+    kink kinked kneed kneel kneels knew knit knits knitted knob knobs knocker know knows labs lacerating
+    lacerations ladders laded lads lags lain lamb lamp lanced lander laps larded lass last lasts late
+    lateraling laterals lath lathe laths lauded lava laws lays lead leaf leaks lean leap leek lefts lens
+    lent lept less lest let lets liberation life lifts lightening lighting lightninged lightnings lilt
+    limbs lime limp lint lion lions list lit literal littler loan loans lobs loft log logs lone longs
+    loon loons loosing loot loping lops lose loser loses lots lover loving lowed lowers lowing lows lugs
+    lumber lumps lung lust maid main majors man mane mangy manly manor mans massacring massaged massages
+    maxims maximum maximums may mayor meats meddle medias medium mediums melts mend mes message metes
+    mice middles mien mike mild mile mime mince mind mined miner mines minibus minimum minimums mink
+    minors mint mire mite mode mole moose mope more moth moths moused mouses mousey mousse mousy mouths
+    moved mover moves movie muck muddle mulch munch muscled muse mush name nap napes naps nears neat
+    needled needless needs needy nerved newer nice nick nicks nights nines nite none notching note
+    nothings noting numbs offs omen ones opens operates operational operations otter ours oust ouster
+    outed outs outsider outsides ovens overs overt oxen packs pact pacts paid pail pails paint paints
+    pair pairs palled pan pans pant pants par pare pares park parks pars partly party past pasts pat
+    pats pawn pawns peaks pealing peas pease peek peeking peeks peel peep peeping peer peering peeving
+    pegs pend pens pepping peps perks persisted persistence persistently persisting pert pest pets petty
+    pews picks pictorials pies pigs pilled pin pine pines pink pinks pint pints pis pitch pitched pits
+    plain plains planar planter pleased pleases pled plop plopping plug plugs plum plums plush poet
+    poked poking poled poling polled polo pomp pool pooled pooling poops poor pop pored poring port
+    ports pose posed posing posteriors posts posy pot pots pout pressured pressures pricks primate
+    primates print prints privater privatest privatizes problems prop propping pucks puffs pulley pulped
+    pulsed punch punches puns punt pupping pups purpler purples push puss puts putt qua quay quays quiet
+    quits quote radial radiant raided railed rained raises rally rasher rashest rasp read real realty
+    ream reap reared rears rectum rectums redo redress reds reed regions released releases rend
+    replacements rids rights rigs rims rips roar robs rubs rued rues rugs ruins rums run rune runes rung
+    rungs runt runts rush rushes ruts sadden saddled saddles sailed sale sales same sand scabbing scan
+    scans scar scars scoot score scrapes scrapped scraps scum seams seating seats seeds seeks seep seeps
+    sees sell selling sells serenading severed severer severs shall share shark sharps sheep shell
+    shelled shelling shells shes shies shimmering shine shines shingled shiny ship shipped ships shirt
+    shivers shook shoon shoos shoots shore shorn shorts shot shots shouldered shout shove shriveling
+    shrugging shun shuns sicking sided sides sidle sigh signs sill simile sin sine sing singe singles
+    sins sipped sire site size skein ski skid skill skim skins skip skipped skis skit skulk skulls slab
+    slabbing slabs slapped slashed sleek sleeps sleepy sleet slicking slide slipper slivering slopped
+    slot slots slug slum slurs slut smalls smashes smell smelled smelling smells smiled smiles smite
+    smoulder smoulders smuggling snagging sneak sneaking snide snider sniff snipped snitches snore snort
+    snot snots snuggling sodden soft sold soled soli solo solos solve solves somethings soot sorer sores
+    sorta sorts sour spat spats speaks spear spearing speck specking spell spelled spelling spells spice
+    spiders spike spill spinals spines spins spiral spire spit spite spits spoiled spore sport sports
+    spout spouts sprains spreads spreed spur stab stabling stabs stacking staff staid stain stained
+    stains stall stands stank stars stave steak steep stems stiffs stills stinking stirs stitched
+    stocking stoke stokes stole stoles stone store stoves straggling strainer strains strait strand
+    stranger strangle strangling streaming strengthen strengths strike strikes strode stroked strove
+    stubbing stuck stuff sunburns superb supers supper sure surer surgeons swab swabbing swabs swats
+    swearing swears sweaty sweep sweets sweller swellings swill swilled swilling swills swine switches
+    swivelling swore symptoms tack tacking taken taker takes taking talc tale talks tall tame tames tank
+    tanking tap tape tapped taps task tasking teach tease teat teem teen tees teethe temperate
+    temperatures temporaries tend tended tenders tenor tens tensed tenser tenses tensions tensors tent
+    tenth terms terribly terse test texts than thank thaw thee theirs theme then theses thick thinker
+    thinking thinks thinned thins thongs thorn threads threat three throbs throw thus thy tide tides tie
+    tied ties tightens tighter tights tile tiles timed timer timers tin tinder tinge tings tinning
+    tipped tips tire tired tires toed toiled toilets tome tomes ton tone tones tons tool toot torch tore
+    toss tote totes tots touchy tough town tows toys tramp tramped tramps trapezoids trapper travels
+    tray trays tread treed trees tries triggers trimesters trip tripled trips troubled troubles trued
+    tumors turn tutor twin twinning twister twos udder ulcers unbearably unbeatable unbreakable
+    undersides unreadable upped uppers ups urinates usable vain vary vasts veil veils verb wade wades
+    wading wafer waft wage wager wages waging waist waists wait waiter waked waken wakens walking walks
+    wall wan wand wane wanes waning wants war ward warding wards warming warms warn warnings warp
+    warping warring wars wart wary waters watery watt wave waver waves waving wavy waxes waxing waxy
+    ways wean wear weed weeding weeds week weep weeps weer wees weighs weights weighty weirdo well welt
+    welting went wept west wets whale whats wheat whens wheres whet whetting whew while wholes whore
+    whose whys width wild wills wilt wily wire wish wist wit witch wits witting woe wok woken woks won
+    woods wordy wore world worlds worm worms worn worsen worsts wot woulds wove wreak wren wrest wrests
+    wriest wright writ writs yearn yearns yours yous zinc
+    """
 )

@@ -1,0 +1,265 @@
+"""Tests of the free-text matcher: normalisation, the three outcomes, warning signs first,
+and the labelled set in ``tests/data/utterances.yaml`` (accuracy per class is printed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.content_loader import load_content
+from bot.domain.content import AREA_IDS, Content
+from bot.domain.matcher import Candidate, Matcher, MatchResult, area_words, normalise, to_json_dict
+
+DATA = Path(__file__).parent / "data" / "utterances.yaml"
+
+
+@pytest.fixture(scope="module")
+def content() -> Content:
+    return load_content()
+
+
+@pytest.fixture(scope="module")
+def matcher(content: Content) -> Matcher:
+    return Matcher(content)
+
+
+@pytest.fixture(scope="module")
+def labelled() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    return data
+
+
+# -- normalisation ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("My NECK!!!", ["my", "neck"]),
+        ("can't   stop", ["cant", "stop"]),
+        ("it\u2019s sore", ["its", "sore"]),
+        ("ne\u200bck", ["neck"]),
+        ("calf 😫🔥", ["calf"]),
+        ("10/10 pain", ["10", "10", "pain"]),
+        ("Café crème", ["cafe", "creme"]),
+        ("I cannot walk", ["i", "cant", "walk"]),
+        ("", []),
+        ("🍕", []),
+    ],
+)
+def test_normalise(text: str, words: list[str]) -> None:
+    assert normalise(text) == words
+
+
+def test_filler_is_dropped() -> None:
+    assert area_words("I have a knot in my traps and it is killing me") == ["traps", "it"]
+    assert area_words("sore tight calves") == ["calves"]
+    assert area_words("the back of my neck") == ["back", "neck"]
+
+
+# -- outcomes ---------------------------------------------------------------------
+
+
+def test_confident(matcher: Matcher) -> None:
+    result = matcher.match("my traps are killing me")
+    assert result.area == "upper_traps"
+    assert result.red_flag is None
+    assert result.candidates == ()
+    assert 0 <= result.score <= 100
+    assert result.is_confident
+
+
+@pytest.mark.parametrize(
+    ("text", "area"),
+    [
+        ("between my shoulder blades", "upper_back"),
+        ("tight hammies", "hamstrings"),
+        ("calfs", "calves"),
+        ("butt cheek from sitting", "glutes"),
+        ("jaw is sore from grinding", "jaw"),
+        ("QL", "lower_back"),
+        ("ITB", "outer_thigh"),
+        ("pecs", "chest"),
+        ("delts", "shoulder"),
+        ("plantar fascia", "feet"),
+        ("masseter", "jaw"),
+        ("hamstrigns", "hamstrings"),  # swapped letters
+        ("shoudler", "shoulder"),
+        ("lowerback", "lower_back"),  # run together
+        ("ham strings", "hamstrings"),  # split apart
+        ("back of my neck", "neck"),  # longest phrase wins over "back"
+        ("outer thigh near my hip", "outer_thigh"),  # named twice beats named once
+    ],
+)
+def test_areas(matcher: Matcher, text: str, area: str) -> None:
+    assert matcher.match(text).area == area
+
+
+def test_close_call(matcher: Matcher) -> None:
+    result = matcher.match("my thigh")
+    assert result.area is None and result.red_flag is None
+    assert {c.area for c in result.candidates} == {"hamstrings", "quads", "outer_thigh"}
+    assert result.is_close_call
+    two = matcher.match("neck and calves")
+    assert two.area is None
+    assert [c.area for c in two.candidates] == ["neck", "calves"]
+
+
+def test_close_call_has_two_or_three_candidates(matcher: Matcher) -> None:
+    result = matcher.match("neck, calves, feet, jaw and quads")
+    assert result.area is None
+    assert 2 <= len(result.candidates) <= 3
+
+
+@pytest.mark.parametrize("text", ["pizza", "stomach ache", "knee cap", "my eyes", "123", "😀", "", "but"])
+def test_nothing(matcher: Matcher, text: str) -> None:
+    result = matcher.match(text)
+    assert result == MatchResult(text, None, None, 0.0, ())
+
+
+# -- warning signs ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        ("chest pain", "chest_pain"),
+        ("my calf is swollen, red and warm", "blood_clot"),
+        ("swolen calf", "blood_clot"),  # typo in a warning word
+        ("pain shooting down my arm with tingling fingers", "nerve_symptoms"),
+        ("back pain and I can't control my bladder", "bladder_bowel"),
+        ("fever with a hot red lump", "infection"),
+        ("I fell off a ladder", "injury"),
+    ],
+)
+def test_warning_beats_area(matcher: Matcher, text: str, flag: str) -> None:
+    result = matcher.match(text)
+    assert result.red_flag == flag
+    assert result.area is None
+    assert result.candidates == ()
+
+
+@pytest.mark.parametrize(
+    "text", ["pain", "my neck is a pain", "tight calves", "tender spot in my calf", "killing me"]
+)
+def test_everyday_words_do_not_flag(matcher: Matcher, text: str) -> None:
+    assert matcher.match(text).red_flag is None
+
+
+def test_english_words_are_not_corrected(matcher: Matcher) -> None:
+    assert matcher.match("waist").area is None  # not "wrist"
+    assert matcher.match("stuck").red_flag is None  # not "struck"
+    assert matcher.match("paint").red_flag is None
+
+
+# -- api --------------------------------------------------------------------------
+
+
+def test_to_json_dict_shape(matcher: Matcher) -> None:
+    close = to_json_dict(matcher.match("back"))
+    assert list(close) == ["text", "area", "red_flag", "score", "candidates"]
+    assert close["area"] is None
+    assert all(set(c) == {"area", "score"} for c in close["candidates"])
+    assert to_json_dict(MatchResult("x", "neck", None, 90.0, ())) == {
+        "text": "x",
+        "area": "neck",
+        "red_flag": None,
+        "score": 90.0,
+        "candidates": [],
+    }
+    assert Candidate("neck", 1.0).area == "neck"
+
+
+def test_cached_result_is_the_same(matcher: Matcher) -> None:
+    assert matcher.match("calves") == matcher.match("calves") == matcher.match_uncached("calves")
+
+
+def test_area_names_count_as_aliases(content: Content, matcher: Matcher) -> None:
+    for area in content.areas:
+        result = matcher.match(area.name)
+        assert area.id == result.area or area.id in {c.area for c in result.candidates}, area.name
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_any_text_gives_a_well_formed_result(text: str) -> None:
+    result = _MATCHER.match(text)
+    assert 0.0 <= result.score <= 100.0
+    assert result.area is None or result.area in AREA_IDS
+    if result.red_flag is not None:
+        assert result.area is None
+    if result.area is not None:
+        assert result.candidates == ()
+    assert len(result.candidates) in (0, 2, 3)
+
+
+_MATCHER = Matcher(load_content())
+
+
+# -- the labelled set -------------------------------------------------------------
+
+
+def test_labelled_set(matcher: Matcher, labelled: dict[str, Any], content: Content) -> None:
+    flag_ids = {f.id for f in content.red_flags}
+    assert set(labelled["areas"]) == set(AREA_IDS)
+    assert set(labelled["warnings"]) == flag_ids
+    lines: list[str] = []
+
+    area_total = area_ok = 0
+    area_misses: list[str] = []
+    for area, texts in labelled["areas"].items():
+        assert len(texts) >= 12, area
+        ok = sum(matcher.match(t).area == area for t in texts)
+        area_misses += [
+            f"{area}: {t!r} -> {to_json_dict(matcher.match(t))}"
+            for t in texts
+            if matcher.match(t).area != area
+        ]
+        area_total += len(texts)
+        area_ok += ok
+        lines.append(f"  {area:<16} {ok:>3}/{len(texts):<3} {100 * ok / len(texts):5.1f}%")
+
+    warn_total = warn_flagged = warn_exact = 0
+    warn_misses: list[str] = []
+    for flag, texts in labelled["warnings"].items():
+        assert len(texts) >= 4, flag
+        results = [matcher.match(t) for t in texts]
+        flagged = sum(r.red_flag is not None for r in results)
+        exact = sum(r.red_flag == flag for r in results)
+        warn_misses += [f"{flag}: {r.text!r} -> {r.red_flag}" for r in results if r.red_flag != flag]
+        warn_total += len(texts)
+        warn_flagged += flagged
+        warn_exact += exact
+        lines.append(f"  {flag:<16} {flagged:>3}/{len(texts):<3} flagged, {exact} with this id")
+
+    out = labelled["out_of_scope"]
+    assert len(out) >= 30
+    rejected = [matcher.match(str(t)) for t in out]
+    out_ok = sum(r.area is None and r.red_flag is None and not r.candidates for r in rejected)
+
+    close = labelled["close_calls"]
+    close_ok = 0
+    for case in close:
+        r = matcher.match(case["text"])
+        close_ok += r.area is None and {c.area for c in r.candidates} == set(case["areas"])
+
+    total = area_total + warn_total + len(out) + len(close)
+    assert total >= 250
+    print(f"\nlabelled set: {total} utterances")
+    print(f"areas top-1:   {area_ok}/{area_total} = {100 * area_ok / area_total:.1f}%")
+    print(f"warnings:      {warn_flagged}/{warn_total} flagged, {warn_exact}/{warn_total} with the right id")
+    print(f"out of scope:  {out_ok}/{len(out)} = {100 * out_ok / len(out):.1f}% rejected")
+    print(f"close calls:   {close_ok}/{len(close)}")
+    print("\n".join(lines))
+    print("misses:\n  " + "\n  ".join(area_misses + warn_misses))
+
+    assert area_ok / area_total >= 0.95
+    assert warn_flagged == warn_total
+    assert warn_exact / warn_total >= 0.9
+    assert out_ok / len(out) >= 0.90
+    assert close_ok == len(close)
