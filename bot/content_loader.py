@@ -68,6 +68,12 @@ def load_content(directory: Path | None = None) -> Content:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = [str(p) for p in err["loc"]]
+        message = str(err["msg"]).removeprefix("Value error, ")
+        if not loc:
+            # a cross-check names its own key path: "areas.neck.tools: unknown tool 'x'"
+            path, sep, rest = message.partition(": ")
+            if sep and path.split(".", 1)[0] in origin:
+                loc, message = path.split("."), rest
         where = origin.get(loc[0], "content") if loc else "content"
         key = ".".join(loc) or "(root)"
-        raise ContentError(f"{where}: {key}: {err['msg']}") from exc
+        raise ContentError(f"{where}: {key}: {message}") from exc

@@ -223,6 +223,9 @@ def red_flag_reply(flag: RedFlag, state: State, env: Env) -> Decision:
     """Stop self-massage and say where to get help; avoid-spot redirects to another area."""
     t = env.content.text
     text = t("flag.reply", reply=flag.reply, action=env.content.severities[flag.severity])
+    if state.step is Step.IDLE and flag.severity not in ENDING_SEVERITIES:
+        # no session yet: say why, and let screening happen when they begin
+        return ask(state, env, _reply(text))
     if flag.severity in ENDING_SEVERITIES:
         closing = t("flag.ended_emergency") if flag.severity is Severity.EMERGENCY else t("flag.ended")
         return end_session(state, _reply(text), _reply(closing))
@@ -405,11 +408,8 @@ def start_hold(state: State, env: Env) -> Decision:
     ]
     if technique == "stripping":
         stroke = c.session.stripping_stroke_seconds
-        timed += [
-            (float(s), c.text("hold.stroke", n=i + 1))
-            for i, s in enumerate(range(stroke, seconds, stroke))
-            if all(abs(s - at) > 2 for at, _ in timed)
-        ]
+        free = [s for s in range(stroke, seconds, stroke) if all(abs(s - at) > 2 for at, _ in timed)]
+        timed += [(float(s), c.text("hold.stroke", n=n)) for n, s in enumerate(free, start=1)]
     timed.sort(key=lambda item: item[0])
     first, rest = timed[0], timed[1:]
     prefix = f"{HOLD_KEY_PREFIX}{holding.session}:{holding.round}:"

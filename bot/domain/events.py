@@ -57,6 +57,8 @@ def decode_press(data: str | None) -> Press | BadPress:
     if not data:
         return BadPress()
     parts = data.split(":", 2)
-    if len(parts) != 3 or parts[0] != CALLBACK_VERSION or not parts[1].isdigit() or not parts[2]:
+    if len(parts) != 3 or parts[0] != CALLBACK_VERSION or not parts[2]:
+        return BadPress()
+    if not (parts[1].isascii() and parts[1].isdigit()):
         return BadPress()
     return Press(prompt=int(parts[1]), action=parts[2])

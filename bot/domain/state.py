@@ -65,8 +65,36 @@ class State:
         kwargs = {k: v for k, v in data.items() if k in known}
         try:
             kwargs["step"] = Step(kwargs.get("step", Step.IDLE))
-            kwargs["candidates"] = tuple(kwargs.get("candidates", ()))
-            kwargs["areas_done"] = tuple(kwargs.get("areas_done", ()))
-            return cls(**kwargs)
+            for name in ("candidates", "areas_done"):
+                value = kwargs.get(name, ())
+                if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+                    raise TypeError(name)
+                kwargs[name] = tuple(value)
+            state = cls(**kwargs)
+            state._check_types()
+            return state
         except (ValueError, TypeError):
-            return cls(prompt=int(data.get("prompt", 0) or 0) + 1, session=int(data.get("session", 0) or 0))
+            # stored state we cannot trust: start afresh, keeping the counters if they are sound
+            return cls(prompt=_int_or(data.get("prompt"), 0) + 1, session=_int_or(data.get("session"), 0))
+
+    def _check_types(self) -> None:
+        for name in ("prompt", "session", "locate_tries", "round"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 0:
+                raise TypeError(name)
+        for name in ("area", "tool", "technique", "intensity", "knot"):
+            if not isinstance(getattr(self, name), str | None):
+                raise TypeError(name)
+        if not (self.hold_seconds is None or _is_int(self.hold_seconds)):
+            raise TypeError("hold_seconds")
+        ends = self.hold_ends_at
+        if not (ends is None or (isinstance(ends, int | float) and not isinstance(ends, bool))):
+            raise TypeError("hold_ends_at")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_or(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
