@@ -71,9 +71,9 @@ def load_content(directory: Path | None = None) -> Content:
         message = str(err["msg"]).removeprefix("Value error, ")
         if not loc:
             # a cross-check names its own key path: "areas.neck.tools: unknown tool 'x'"
-            path, sep, rest = message.partition(": ")
-            if sep and path.split(".", 1)[0] in origin:
-                loc, message = path.split("."), rest
+            key_path, sep, rest = message.partition(": ")
+            if sep and key_path.split(".", 1)[0] in origin:
+                loc, message = key_path.split("."), rest
         where = origin.get(loc[0], "content") if loc else "content"
         key = ".".join(loc) or "(root)"
         raise ContentError(f"{where}: {key}: {message}") from exc

@@ -258,10 +258,10 @@ def on_text(state: State, text: str, env: Env) -> Decision:
         if result.red_flag is not None:
             return red_flag_reply(env.content.red_flag(result.red_flag), state, env)
         return ask(state, env, _reply(t("idle.hint")))
-    if state.step is Step.SCREENING:
+    if state.step in (Step.SCREENING, Step.SCREENING_PICK):
         if words in NO_WORDS:
             return ask(state.advance(Step.AREA), env, _reply(t("screening.cleared")))
-        if words in YES_WORDS:
+        if words in YES_WORDS and state.step is Step.SCREENING:
             return ask(state.advance(Step.SCREENING_PICK), env)
         return ask(state, env, _reply(t("hint.use_buttons")))
     if state.step in (Step.AREA, Step.AREA_CONFIRM):
@@ -402,7 +402,7 @@ def start_hold(state: State, env: Env) -> Decision:
     buttons = hold_buttons(holding, env)
     late = max(1.0, c.session.prompt_late_after_seconds * env.time_scale)
     timed: list[tuple[float, str]] = [
-        (p.at * seconds, c.text("hold.prompt", text=p.text, seconds=seconds))
+        (p.at * seconds, c.text("hold.prompt", text=p.text))
         for p in c.session.prompts
         if not p.techniques or technique in p.techniques
     ]
@@ -448,6 +448,8 @@ def _need_int(value: int | None) -> int:
 def _holding_press(state: State, action: str, env: Env) -> Decision | None:
     t = env.content.text
     if action == "intense":
+        if state.hold_ends_at is not None and env.now >= state.hold_ends_at:
+            return ask(state, env, Toast(t("toast.hold_over")))
         return Decision(state, (Toast(t("toast.eased")), _reply(t("hold.too_intense"))))
     if action == "stop":
         stopped = state.advance(Step.HOLDING, hold_ends_at=env.now)
@@ -536,9 +538,48 @@ PRESS_HANDLERS: dict[Step, Callable[[State, str, Env], Decision | None]] = {
 }
 
 
+def is_consistent(state: State, content: Content) -> bool:
+    """Does the state have what its step needs, with ids that exist in this content?"""
+    areas = {a.id for a in content.areas}
+    if state.area is not None and state.area not in areas:
+        return False
+    if not set(state.candidates) <= areas or not set(state.areas_done) <= areas:
+        return False
+    needs = NEEDS.get(state.step, ())
+    if "area" in needs and state.area is None:
+        return False
+    if "tool" in needs and (
+        state.area is None or state.tool not in {s.tool for s in content.area(state.area).tools}
+    ):
+        return False
+    if "technique" in needs and state.technique not in {t.id for t in content.techniques}:
+        return False
+    if "hold" in needs and state.hold_seconds not in content.session.hold_seconds:
+        return False
+    if "intensity" in needs and state.intensity not in INTENSITIES:
+        return False
+    return not (state.step is Step.AREA_CONFIRM and not state.candidates)
+
+
+NEEDS: dict[Step, tuple[str, ...]] = {
+    Step.LOCATE: ("area",),
+    Step.TOOL: ("area",),
+    Step.TECHNIQUE: ("area", "tool"),
+    Step.HOLD_LENGTH: ("area", "tool", "technique"),
+    Step.HOLD_READY: ("area", "tool", "technique", "hold"),
+    Step.HOLDING: ("area", "tool", "technique", "hold"),
+    Step.RATE_KNOT: ("area", "tool", "technique", "hold", "intensity"),
+    Step.NEXT: ("area",),
+}
+
+
 def decide(state: State, event: Event, env: Env) -> Decision:
     """The single entry point: apply one event to one person's state."""
     t = env.content.text
+    if not is_consistent(state, env.content):
+        # stored state that no longer fits the content (an area renamed, say): start afresh
+        fresh = State(prompt=state.prompt + 1, session=state.session)
+        return ask(fresh, env, *_cancel_hold(state), _reply(t("hint.reset")))
     if isinstance(event, Command):
         return on_command(state, event.name, env)
     if isinstance(event, Text):
