@@ -312,3 +312,23 @@ async def test_restart_long_downtime_drops_late_prompts_with_a_note(api: FakeBot
     after = [m.text for m in ivy.messages[seen:]]
     assert after[0].startswith("Sorry, I was offline")
     assert not any("Halfway" in t for t in after)
+
+
+async def test_a_failing_update_is_logged_without_text_and_the_person_told(
+    api: FakeBotAPI, make_settings, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.service import ConversationService
+
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("database on fire")
+
+    async with running_bot(make_settings()):
+        jo = api.user(1111, "Jo")
+        monkeypatch.setattr(ConversationService, "handle", broken)
+        await jo.send_text("my secret symptom text")
+        await jo.wait_for("something went wrong")
+        monkeypatch.undo()
+        await jo.send_command("start")  # the bot keeps working
+        await jo.wait_for("Tap Begin")
+    assert "my secret symptom text" not in caplog.text
+    assert "update failed" in caplog.text and "RuntimeError" in caplog.text

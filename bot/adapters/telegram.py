@@ -129,6 +129,24 @@ class TelegramBot:
         await self.delivery.deliverer.deliver(handled.replies)
         self.delivery.waker.wake_at(handled.scheduled_first)
 
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log one line (update id and error type, never message text) and tell the person to retry."""
+        update_id = update.update_id if isinstance(update, Update) else None
+        error = context.error
+        log.error(
+            "update failed update_id=%s error=%s",
+            update_id,
+            type(error).__name__,
+            exc_info=(type(error), error, error.__traceback__) if error is not None else None,
+        )
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None or chat.type != ChatType.PRIVATE:
+            return
+        try:
+            await context.bot.send_message(chat.id, self.core.content.text("error.try_again"))
+        except TelegramError:
+            log.info("could not send the try-again note update_id=%s", update_id)
+
     async def post_init(self, application: Application) -> None:  # type: ignore[type-arg]
         if self.core.db.is_sqlite:
             await self.core.db.create_schema()
@@ -170,6 +188,7 @@ def build_application(
     delivery = build_delivery(core, TelegramTransport(application), application.job_queue.scheduler)
     bot = TelegramBot(core=core, delivery=delivery)
     application.add_handler(TypeHandler(Update, bot.on_update))
+    application.add_error_handler(bot.on_error)
     application.post_init = bot.post_init
     application.post_stop = bot.post_stop
     application.post_shutdown = bot.post_shutdown
