@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 DISPATCH_BATCH = 50
-DISPATCH_LEASE = timedelta(seconds=60)
+DISPATCH_LEASE = timedelta(seconds=180)
 
 
 class Transport(Protocol):
@@ -68,16 +68,35 @@ class Deliverer:
         self.db = db
         self.transport = transport
         self.clock = clock
+        self.on_retry: Callable[[datetime], None] | None = None  # the waker, set by the runtime
 
     async def deliver(self, rows: list[Outgoing]) -> None:
         blocked: set[int] = set()
+        held: dict[int, datetime] = {}  # person -> due time of a message that must go first
         for row in rows:
             if row.person_id in blocked:
+                continue
+            if row.person_id in held:
+                await self._hold_back(row, held[row.person_id])
                 continue
             outcome, error, retry_after = await self._send(row)
             if outcome == "blocked":
                 blocked.add(row.person_id)
-            await self._settle(row, outcome, error, retry_after)
+            due = await self._settle(row, outcome, error, retry_after)
+            if due is not None:
+                held[row.person_id] = due
+                if self.on_retry is not None:
+                    self.on_retry(due)
+
+    async def _hold_back(self, row: Outgoing, due: datetime) -> None:
+        """Keep one person's messages in order: wait behind the earlier one being retried."""
+
+        async def work(session: AsyncSession) -> None:
+            await ScheduleRepo(session).retry_later(
+                row.row_id, due, "after an earlier message", attempt=row.attempt
+            )
+
+        await self.db.run(work)
 
     async def _send(self, row: Outgoing) -> tuple[str, str | None, float | None]:
         try:
@@ -92,36 +111,32 @@ class Deliverer:
 
     async def _settle(
         self, row: Outgoing, outcome: str, error: str | None, retry_after: float | None
-    ) -> None:
+    ) -> datetime | None:
+        """Record the outcome; returns the new due time if the row will be retried."""
         now = to_datetime(self.clock())
 
-        async def work(session: AsyncSession) -> None:
+        async def work(session: AsyncSession) -> datetime | None:
             schedule = ScheduleRepo(session)
             if outcome == "sent":
-                await schedule.settle(row.row_id, SENT, now)
+                await schedule.settle(row.row_id, SENT, now, attempt=row.attempt)
             elif outcome == "blocked":
-                await schedule.settle(row.row_id, FAILED, now, error)
+                await schedule.settle(row.row_id, FAILED, now, error, attempt=row.attempt)
                 await People(session).set_inactive(row.person_id)
                 await schedule.cancel_all(row.person_id)
                 log.info("person blocked the bot; follow-ups cancelled", extra={"person": row.person_id})
             elif outcome == "retry":
-                attempts = await _attempts(session, row.row_id)
-                if attempts >= MAX_ATTEMPTS:
-                    await schedule.settle(row.row_id, FAILED, now, error)
+                if row.attempt >= MAX_ATTEMPTS:
+                    await schedule.settle(row.row_id, FAILED, now, error, attempt=row.attempt)
                 else:
-                    wait = max(retry_after or 0.0, backoff(attempts))
-                    await schedule.retry_later(row.row_id, now + timedelta(seconds=wait), error or "")
+                    due = now + timedelta(seconds=max(retry_after or 0.0, backoff(row.attempt)))
+                    await schedule.retry_later(row.row_id, due, error or "", attempt=row.attempt)
+                    return due
             else:
-                await schedule.settle(row.row_id, FAILED, now, error)
+                await schedule.settle(row.row_id, FAILED, now, error, attempt=row.attempt)
+            return None
 
-        await self.db.run(work)
-
-
-async def _attempts(session: AsyncSession, row_id: int) -> int:
-    from bot.storage.models import ScheduledMessage
-
-    row = await session.get(ScheduledMessage, row_id)
-    return row.attempts if row else MAX_ATTEMPTS
+        result: datetime | None = await self.db.run(work)
+        return result
 
 
 class Dispatcher:
@@ -196,6 +211,7 @@ class Dispatcher:
                         chat_id=person.chat_id,
                         kind=row.kind,
                         message=message_from_payload(row.payload),
+                        attempt=row.attempts,
                     )
                 )
             return out, dropped_for

@@ -58,4 +58,5 @@ def build_delivery(core: Core, transport: Transport, scheduler: object) -> Deliv
     deliverer = Deliverer(core.db, transport, clock=core.clock)
     dispatcher = Dispatcher(core.db, deliverer, core.content, clock=core.clock)
     waker = Waker(scheduler, dispatcher, poll_seconds=core.settings.dispatch_poll_seconds)
+    deliverer.on_retry = waker.wake_at
     return Delivery(deliverer=deliverer, dispatcher=dispatcher, waker=waker)

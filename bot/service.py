@@ -35,7 +35,7 @@ from bot.storage.db import Database
 from bot.storage.repositories import Conversations, People, Records, Updates
 from bot.storage.repositories import Schedule as ScheduleRepo
 
-REPLY_LEASE = timedelta(seconds=30)
+REPLY_LEASE = timedelta(seconds=90)  # longer than the rate limiter's worst wait for one reply
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Outgoing:
     chat_id: str
     kind: str
     message: Message
+    attempt: int = 1  # the claim this process holds (scheduled_messages.attempts)
 
 
 @dataclass

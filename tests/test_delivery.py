@@ -19,7 +19,7 @@ from bot.domain.content import Content
 from bot.domain.effects import Message
 from bot.domain.events import Command, Event, Text, decode_press
 from bot.domain.matcher import Matcher
-from bot.service import ConversationService, Handled
+from bot.service import REPLY_LEASE, ConversationService, Handled
 from bot.storage.db import Database
 from bot.storage.models import Person, ScheduledMessage, SessionRound
 from tests.runtime_fixtures import Clock, RecordingTransport
@@ -200,7 +200,7 @@ async def test_crashed_claim_is_resent_after_its_lease(database, content, matche
     assert handled.replies and transport.sent == []  # "crash": never delivered
     await h.dispatcher.run_once()
     assert transport.sent == []  # still leased to the dead process
-    clock.advance(31)
+    clock.advance(REPLY_LEASE.total_seconds() + 1)
     await h.dispatcher.run_once()
     assert len(transport.sent) == 2
 
@@ -245,3 +245,37 @@ def test_message_payload_round_trip() -> None:
 
     message = Message("hi", ((Button("a", "k1:1:x"), Button("b", "k1:1:y")),))
     assert message_from_payload(message_to_payload(message)) == message
+
+
+async def test_a_second_area_in_one_session_gets_its_own_hold(
+    database, content, matcher, transport, clock
+) -> None:
+    """Hold keys are unique per hold: round 1 of a second area must not collide with the first area's."""
+    h = harness(database, content, matcher, transport, clock)
+    await h.to_hold(seconds=30)
+    clock.advance(31)
+    await h.dispatcher.run_once()
+    await h.press("Just right")
+    await h.press("Softer")
+    await h.press("Another spot")
+    await h.send(Text("calves"))
+    for label in ("Found it", "Foam roller", "Steady", "30 s", "Start"):
+        await h.press(label)
+    before = len(transport.sent)
+    clock.advance(31)
+    await h.dispatcher.run_once()
+    assert transport.texts()[before:][-1].startswith("Time's up")
+
+
+async def test_one_persons_messages_stay_in_order_after_a_retry(
+    database, content, matcher, transport, clock
+) -> None:
+    h = harness(database, content, matcher, transport, clock)
+    transport.flaky[CHAT] = 1  # the greeting fails once; the question after it must wait
+    await h.send(Command("start"))
+    assert transport.sent == []
+    for _ in range(4):
+        clock.advance(2)
+        await h.dispatcher.run_once()
+    texts = transport.texts()
+    assert texts[0].startswith("Hi, I'm Knotbot") and texts[1].startswith("Tap Begin")

@@ -232,3 +232,13 @@ def test_advance_moves_the_prompt_and_keeps_the_rest() -> None:
     assert moved.area == "neck"
     assert moved.tool == "fingers"
     assert state.prompt == 4  # frozen: the original is unchanged
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("/start", "start"), ("/Start@knotbot_bot now", "start"), ("/", None), ("/\u00a0", None), ("hi", None)],
+)
+def test_command_name(text: str, expected: str | None) -> None:
+    from bot.domain.events import command_name
+
+    assert command_name(text) == expected

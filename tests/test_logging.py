@@ -31,3 +31,15 @@ def test_filter_rewrites_formatted_records(caplog: pytest.LogCaptureFixture) -> 
         logger.info("HTTP Request: POST %s", f"https://api.telegram.org/bot{TOKEN}/getUpdates")
     assert TOKEN not in caplog.text
     assert "bot<token>/getUpdates" in caplog.text
+
+
+def test_tracebacks_are_redacted_too() -> None:
+    from bot.logging_setup import RedactingFormatter
+
+    try:
+        raise RuntimeError(f"The token `{TOKEN}` was rejected by the server.")
+    except RuntimeError:
+        import sys
+
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    assert TOKEN not in RedactingFormatter().format(record)

@@ -19,7 +19,7 @@ from telegram.request import BaseRequest
 
 from bot.delivery import Blocked, PermanentFailure, TemporaryFailure
 from bot.domain import effects
-from bot.domain.events import Command, Event, Text, Unsupported, decode_press
+from bot.domain.events import Command, Event, Text, Unsupported, command_name, decode_press
 from bot.runtime import Core, Delivery, build_core, build_delivery
 from bot.settings import Settings
 from bot.storage.db import Database
@@ -88,10 +88,8 @@ class TelegramTransport:
 def event_from_message(message: Message) -> Event:
     text = message.text
     if text is not None:
-        if text.startswith("/") and len(text) > 1:
-            name = text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower()
-            return Command(name)
-        return Text(text)
+        name = command_name(text)
+        return Command(name) if name else Text(text)
     for kind in UNSUPPORTED_KINDS:
         if getattr(message, kind, None):
             return Unsupported(kind)

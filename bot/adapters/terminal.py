@@ -16,7 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.delivery import Dispatcher
 from bot.domain.effects import Button, Message
-from bot.domain.events import Command, Event, Text, decode_press
+from bot.domain.events import Command, Event, Text, command_name, decode_press
 from bot.runtime import Core, build_delivery
 from bot.service import to_datetime
 
@@ -45,9 +45,8 @@ class TerminalTransport:
         text = line.strip()
         if text.isdigit() and 1 <= int(text) <= len(self.buttons):
             return decode_press(self.buttons[int(text) - 1].data)
-        if text.startswith("/") and len(text) > 1:
-            return Command(text[1:].split(maxsplit=1)[0].lower())
-        return Text(line.rstrip("\n"))
+        name = command_name(text)
+        return Command(name) if name else Text(line.rstrip("\n"))
 
 
 async def run_chat(core: Core, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:

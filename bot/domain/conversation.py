@@ -412,7 +412,8 @@ def start_hold(state: State, env: Env) -> Decision:
         timed += [(float(s), c.text("hold.stroke", n=n)) for n, s in enumerate(free, start=1)]
     timed.sort(key=lambda item: item[0])
     first, rest = timed[0], timed[1:]
-    prefix = f"{HOLD_KEY_PREFIX}{holding.session}:{holding.round}:"
+    # the question number is unique per hold, even when a second area restarts the round count
+    prefix = f"{HOLD_KEY_PREFIX}{holding.session}:{holding.prompt}:"
     effects: list[Effect] = [
         _reply(c.text("hold.started", seconds=seconds)),
         Reply(Message(first[1], buttons)),

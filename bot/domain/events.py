@@ -44,6 +44,17 @@ class Unsupported:
 Event = Command | Text | Press | BadPress | Unsupported
 
 
+def command_name(text: str) -> str | None:
+    """``/Start@knotbot now`` → ``start``; None if the text is not a command."""
+    if not text.startswith("/"):
+        return None
+    parts = text[1:].split(maxsplit=1)
+    if not parts:
+        return None
+    name = parts[0].split("@", 1)[0].lower()
+    return name or None
+
+
 def encode_press(prompt: int, action: str) -> str:
     """Callback data for a button; at most 64 bytes as Telegram requires."""
     data = f"{CALLBACK_VERSION}:{prompt}:{action}"

@@ -98,4 +98,6 @@ class Database:
 
 def _is_transient(exc: OperationalError) -> bool:
     text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
-    return any(s in text for s in ("locked", "busy", "deadlock", "could not serialize", "connection"))
+    # only errors raised before COMMIT could have taken effect: a lost connection is not retried,
+    # since the commit may have succeeded (a retried update would then be applied twice)
+    return any(s in text for s in ("locked", "busy", "deadlock", "could not serialize"))

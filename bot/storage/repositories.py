@@ -160,7 +160,7 @@ class Schedule:
             update(ScheduledMessage)
             .where(
                 ScheduledMessage.person_id == person_id,
-                ScheduledMessage.status == PENDING,
+                ScheduledMessage.status.in_([PENDING, CLAIMED]),
                 ScheduledMessage.key.startswith(prefix, autoescape=True),
             )
             .values(status=CANCELLED)
@@ -205,20 +205,28 @@ class Schedule:
         ).scalars()
         return list(rows)
 
-    async def settle(self, row_id: int, status: str, now: datetime, error: str | None = None) -> None:
+    @staticmethod
+    def _owned(row_id: int, attempt: int | None) -> Any:
+        """The row is still claimed, and (if ``attempt`` is given) by the claim that sent it."""
+        clause = and_(ScheduledMessage.id == row_id, ScheduledMessage.status == CLAIMED)
+        return clause if attempt is None else and_(clause, ScheduledMessage.attempts == attempt)
+
+    async def settle(
+        self, row_id: int, status: str, now: datetime, error: str | None = None, *, attempt: int | None = None
+    ) -> None:
         values: dict[str, Any] = {"status": status, "lease_until": None, "last_error": error}
         if status == SENT:
             values["sent_at"] = now
         await self.session.execute(
-            update(ScheduledMessage)
-            .where(ScheduledMessage.id == row_id, ScheduledMessage.status == CLAIMED)
-            .values(**values)
+            update(ScheduledMessage).where(self._owned(row_id, attempt)).values(**values)
         )
 
-    async def retry_later(self, row_id: int, due_at: datetime, error: str) -> None:
+    async def retry_later(
+        self, row_id: int, due_at: datetime, error: str, *, attempt: int | None = None
+    ) -> None:
         await self.session.execute(
             update(ScheduledMessage)
-            .where(ScheduledMessage.id == row_id, ScheduledMessage.status == CLAIMED)
+            .where(self._owned(row_id, attempt))
             .values(status=PENDING, due_at=due_at, lease_until=None, last_error=error)
         )
 
