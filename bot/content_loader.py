@@ -1,6 +1,7 @@
 """Read the YAML files in ``content/`` into a validated :class:`Content`.
 
-Each file holds some top-level fields of :class:`~bot.domain.content.Content`.
+Each file holds some top-level fields of :class:`~bot.domain.content.Content`;
+``strings_*.yaml`` files add more user-facing strings (one file per feature).
 A mistake is reported as one :class:`ContentError` naming the file and the key,
 so that ``knotbot content check`` and start-up can print one clear line.
 """
@@ -63,6 +64,15 @@ def load_content(directory: Path | None = None) -> Content:
             if key in data:
                 merged[key] = data[key]
                 origin[key] = name
+    for path in sorted(directory.glob("strings_*.yaml")):
+        extra = _read(path)
+        if set(extra) != {"strings"} or not isinstance(extra["strings"], dict):
+            raise ContentError(f"{path.name}: expected only a top-level 'strings' mapping")
+        strings = merged.setdefault("strings", {})
+        for key, value in extra["strings"].items():
+            if key in strings:
+                raise ContentError(f"{path.name}: strings.{key}: already defined in {origin['strings']}")
+            strings[key] = value
     try:
         return Content.model_validate(merged)
     except ValidationError as exc:

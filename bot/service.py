@@ -26,6 +26,7 @@ from bot.domain.effects import (
     RecordRound,
     Reply,
     Schedule,
+    SetProfile,
     Toast,
     message_to_payload,
 )
@@ -114,7 +115,13 @@ class ConversationService:
         conversations = Conversations(session)
         state = await conversations.load(person.id)
         now = self.clock()
-        env = Env(content=self.content, matcher=self.matcher, now=now, time_scale=self.time_scale)
+        env = Env(
+            content=self.content,
+            matcher=self.matcher,
+            now=now,
+            time_scale=self.time_scale,
+            profile=person.profile(),
+        )
         decision = decide(state, event, env)
         await conversations.save(person.id, decision.state, to_datetime(now))
 
@@ -150,6 +157,8 @@ class ConversationService:
                     handled.scheduled_first = due
             elif isinstance(effect, Cancel):
                 await schedule.cancel_prefix(person.id, effect.prefix)
+            elif isinstance(effect, SetProfile):
+                person.set_profile(effect.profile)
             elif isinstance(effect, RecordRound):
                 records.add_round(
                     person.id,
@@ -165,7 +174,6 @@ class ConversationService:
             else:
                 assert isinstance(effect, RecordFollowups)
                 records.add_followup_choice(person.id, effect.session, effect.wanted, effect.areas)
-                person.followups = effect.wanted
         handled.replies = [
             Outgoing(
                 row_id=row_id, person_id=person.id, chat_id=person.chat_id, kind="reply", message=message

@@ -21,10 +21,12 @@ from bot.domain.effects import (
     RecordRound,
     Reply,
     Schedule,
+    SetProfile,
     Toast,
 )
-from bot.domain.events import BadPress, Command, Event, Press, Text, Unsupported, encode_press
+from bot.domain.events import BadPress, Command, Event, Location, Press, Text, Unsupported, encode_press
 from bot.domain.matcher import Matcher
+from bot.domain.profile import Profile
 from bot.domain.state import State, Step
 
 HOLD_KEY_PREFIX = "hold:"
@@ -46,6 +48,7 @@ class Env:
     matcher: Matcher
     now: float  # epoch seconds
     time_scale: float = 1.0
+    profile: Profile = Profile()
 
 
 @dataclass(frozen=True)
@@ -518,7 +521,8 @@ def _followup_press(state: State, action: str, env: Env) -> Decision | None:
     wanted = action == "fu:yes"
     record = RecordFollowups(session=state.session, wanted=wanted, areas=state.areas_done)
     key = "followup.yes" if wanted else "followup.no"
-    return end_session(state, record, _reply(env.content.text(key)))
+    profile = SetProfile(replace(env.profile, followups=wanted))
+    return end_session(state, record, profile, _reply(env.content.text(key)))
 
 
 PRESS_HANDLERS: dict[Step, Callable[[State, str, Env], Decision | None]] = {
@@ -591,5 +595,7 @@ def decide(state: State, event: Event, env: Env) -> Decision:
         return on_press(state, event, env)
     if isinstance(event, BadPress):
         return ask(state, env, Toast(t("toast.stale")), _reply(t("hint.stale")))
+    if isinstance(event, Location):
+        return ask(state, env, _reply(t("hint.unsupported")))
     assert isinstance(event, Unsupported)
     return ask(state, env, _reply(t("hint.unsupported")))

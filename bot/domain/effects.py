@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.domain.profile import Profile
+
 
 @dataclass(frozen=True)
 class Button:
@@ -19,6 +21,9 @@ class Message:
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
+    # rendered when sent: "area:<id>" (placement picture), "progress" (chart), "mydata" (JSON export)
+    attachment: str | None = None
+    ask_location: bool = False  # offer Telegram's "share location" keyboard button
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,13 @@ class Cancel:
 
 
 @dataclass(frozen=True)
+class SetProfile:
+    """Replace the person's follow-up preferences."""
+
+    profile: Profile
+
+
+@dataclass(frozen=True)
 class RecordRound:
     """A finished round, kept for progress and follow-ups (ids and ratings only)."""
 
@@ -76,19 +88,30 @@ class RecordFollowups:
     areas: tuple[str, ...] = field(default_factory=tuple)
 
 
-Effect = Reply | Toast | Schedule | Cancel | RecordRound | RecordFollowups
+Effect = Reply | Toast | Schedule | Cancel | SetProfile | RecordRound | RecordFollowups
 
 
 def message_to_payload(message: Message) -> dict[str, object]:
     """A message as JSON-able data, for the scheduled_messages table."""
-    return {
+    payload: dict[str, object] = {
         "text": message.text,
         "buttons": [[{"label": b.label, "data": b.data} for b in row] for row in message.buttons],
     }
+    if message.attachment is not None:
+        payload["attachment"] = message.attachment
+    if message.ask_location:
+        payload["ask_location"] = True
+    return payload
 
 
 def message_from_payload(payload: dict[str, object]) -> Message:
     rows = payload.get("buttons") or []
     assert isinstance(rows, list)
     buttons = tuple(tuple(Button(label=str(b["label"]), data=str(b["data"])) for b in row) for row in rows)
-    return Message(text=str(payload["text"]), buttons=buttons)
+    attachment = payload.get("attachment")
+    return Message(
+        text=str(payload["text"]),
+        buttons=buttons,
+        attachment=str(attachment) if attachment is not None else None,
+        ask_location=bool(payload.get("ask_location", False)),
+    )

@@ -35,13 +35,21 @@ class BadPress:
 
 
 @dataclass(frozen=True)
+class Location:
+    """A shared location (used once, to find the person's time zone; never stored)."""
+
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """Anything the bot cannot read: sticker, photo, voice, ..."""
 
     kind: str
 
 
-Event = Command | Text | Press | BadPress | Unsupported
+Event = Command | Text | Press | BadPress | Location | Unsupported
 
 
 def command_name(text: str) -> str | None:

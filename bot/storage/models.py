@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.domain.profile import Profile
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every engine (SQLite keeps naive ones)."""
@@ -62,7 +64,27 @@ class Person(Base):
     chat_id: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     followups: Mapped[bool] = mapped_column(Boolean, default=False)
+    tz: Mapped[str | None] = mapped_column(String(64), default=None)
+    reminder_hour: Mapped[int] = mapped_column(Integer, default=10)
+    quiet_start: Mapped[int] = mapped_column(Integer, default=21)
+    quiet_end: Mapped[int] = mapped_column(Integer, default=8)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def profile(self) -> Profile:
+        return Profile(
+            followups=self.followups,
+            tz=self.tz,
+            hour=self.reminder_hour,
+            quiet_start=self.quiet_start,
+            quiet_end=self.quiet_end,
+        )
+
+    def set_profile(self, profile: Profile) -> None:
+        self.followups = profile.followups
+        self.tz = profile.tz
+        self.reminder_hour = profile.hour
+        self.quiet_start = profile.quiet_start
+        self.quiet_end = profile.quiet_end
 
 
 class Conversation(Base):
