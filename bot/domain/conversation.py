@@ -9,7 +9,7 @@ returned :mod:`effects <bot.domain.effects>`; the database stores the state.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from bot.domain.content import Content, RedFlag, Severity
 from bot.domain.effects import (
@@ -48,7 +48,7 @@ class Env:
     matcher: Matcher
     now: float  # epoch seconds
     time_scale: float = 1.0
-    profile: Profile = Profile()
+    profile: Profile = field(default_factory=Profile)
 
 
 @dataclass(frozen=True)
