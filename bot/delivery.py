@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.attachments import Attachments, Rendered
 from bot.domain.content import Content
 from bot.domain.effects import Message, message_from_payload
 from bot.service import Outgoing, to_datetime
@@ -37,7 +38,7 @@ DISPATCH_LEASE = timedelta(seconds=180)
 class Transport(Protocol):
     """Where messages go: Telegram, or the terminal."""
 
-    async def send(self, chat_id: str, message: Message) -> None: ...
+    async def send(self, chat_id: str, message: Message, attachment: Rendered | None = None) -> None: ...
 
 
 class Blocked(Exception):
@@ -64,10 +65,18 @@ def backoff(attempts: int) -> float:
 class Deliverer:
     """Sends claimed rows in order and records each outcome."""
 
-    def __init__(self, db: Database, transport: Transport, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        db: Database,
+        transport: Transport,
+        *,
+        clock: Callable[[], float] = time.time,
+        attachments: Attachments | None = None,
+    ) -> None:
         self.db = db
         self.transport = transport
         self.clock = clock
+        self.attachments = attachments or Attachments()
         self.on_retry: Callable[[datetime], None] | None = None  # the waker, set by the runtime
 
     async def deliver(self, rows: list[Outgoing]) -> None:
@@ -98,9 +107,19 @@ class Deliverer:
 
         await self.db.run(work)
 
+    async def _render(self, row: Outgoing) -> Rendered | None:
+        spec = row.message.attachment
+        if spec is None:
+            return None
+        try:
+            return await self.attachments.render(row.person_id, spec)
+        except Exception as exc:  # the words still go out; the picture is a help, not the message
+            log.warning("could not render attachment %s: %s", spec.split(":", 1)[0], type(exc).__name__)
+            return None
+
     async def _send(self, row: Outgoing) -> tuple[str, str | None, float | None]:
         try:
-            await self.transport.send(row.chat_id, row.message)
+            await self.transport.send(row.chat_id, row.message, await self._render(row))
         except Blocked as exc:
             return "blocked", str(exc)[:200], None
         except TemporaryFailure as exc:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.attachments import Attachments
 from bot.content_loader import load_content
 from bot.delivery import Deliverer, Dispatcher, Transport, Waker
 from bot.domain.content import Content
@@ -29,6 +30,7 @@ class Core:
     db: Database
     service: ConversationService
     clock: Callable[[], float]
+    attachments: Attachments
 
 
 def build_core(
@@ -42,7 +44,16 @@ def build_core(
     matcher = Matcher(content)
     db = db or Database(settings.database_url)
     service = ConversationService(db, content, matcher, time_scale=settings.time_scale, clock=clock)
-    return Core(settings=settings, content=content, matcher=matcher, db=db, service=service, clock=clock)
+    attachments = Attachments()  # renderers for message attachments, by spec prefix
+    return Core(
+        settings=settings,
+        content=content,
+        matcher=matcher,
+        db=db,
+        service=service,
+        clock=clock,
+        attachments=attachments,
+    )
 
 
 @dataclass
@@ -55,7 +66,7 @@ class Delivery:
 
 
 def build_delivery(core: Core, transport: Transport, scheduler: object) -> Delivery:
-    deliverer = Deliverer(core.db, transport, clock=core.clock)
+    deliverer = Deliverer(core.db, transport, clock=core.clock, attachments=core.attachments)
     dispatcher = Dispatcher(core.db, deliverer, core.content, clock=core.clock)
     waker = Waker(scheduler, dispatcher, poll_seconds=core.settings.dispatch_poll_seconds)
     deliverer.on_retry = waker.wake_at

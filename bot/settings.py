@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     content_dir: Path = Field(
         default=DEFAULT_CONTENT_DIR, validation_alias=AliasChoices("KNOTBOT_CONTENT_DIR", "content_dir")
     )
+    data_dir: Path = Field(
+        default=Path("data"), validation_alias=AliasChoices("KNOTBOT_DATA_DIR", "data_dir")
+    )
     dispatch_poll_seconds: float = Field(
         default=5.0,
         gt=0,
@@ -91,6 +94,7 @@ _ENV_NAMES = {
     "time_scale": "KNOTBOT_TIME_SCALE",
     "log_level": "KNOTBOT_LOG_LEVEL",
     "content_dir": "KNOTBOT_CONTENT_DIR",
+    "data_dir": "KNOTBOT_DATA_DIR",
     "dispatch_poll_seconds": "KNOTBOT_DISPATCH_POLL_SECONDS",
 }
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.attachments import Rendered
 from bot.content_loader import load_content
 from bot.delivery import Blocked, TemporaryFailure
 from bot.domain.content import Content
@@ -81,6 +82,7 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 class Sent:
     chat_id: str
     message: Message
+    attachment: Rendered | None = None
 
 
 @dataclass
@@ -91,13 +93,13 @@ class RecordingTransport:
     blocked: set[str] = field(default_factory=set)
     flaky: dict[str, int] = field(default_factory=dict)  # chat -> failures left
 
-    async def send(self, chat_id: str, message: Message) -> None:
+    async def send(self, chat_id: str, message: Message, attachment: Rendered | None = None) -> None:
         if chat_id in self.blocked:
             raise Blocked("Forbidden: bot was blocked by the user")
         if self.flaky.get(chat_id, 0) > 0:
             self.flaky[chat_id] -= 1
             raise TemporaryFailure("502 Bad Gateway")
-        self.sent.append(Sent(chat_id, message))
+        self.sent.append(Sent(chat_id, message, attachment))
 
     def texts(self, chat_id: str | None = None) -> list[str]:
         return [s.message.text for s in self.sent if chat_id is None or s.chat_id == chat_id]

@@ -11,22 +11,35 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 
+from bot.attachments import Rendered
 from bot.delivery import Blocked, PermanentFailure, TemporaryFailure
 from bot.domain import effects
 from bot.domain.events import Command, Event, Text, Unsupported, command_name, decode_press
 from bot.runtime import Core, Delivery, build_core, build_delivery
 from bot.settings import Settings
 from bot.storage.db import Database
+from bot.storage.repositories import MediaFiles
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
+CAPTION_LIMIT = 1024
 COMMANDS = (
     ("massage", "Start a guided self-massage session"),
     ("cancel", "Stop the current session"),
@@ -63,14 +76,14 @@ def keyboard(message: effects.Message) -> InlineKeyboardMarkup | None:
 class TelegramTransport:
     """Sends a domain message with the Bot API, mapping errors to delivery outcomes."""
 
-    def __init__(self, application: Application) -> None:  # type: ignore[type-arg]
+    def __init__(self, application: Application, db: Database) -> None:  # type: ignore[type-arg]
         self.application = application
+        self.db = db
+        self._file_ids: dict[str, str] = {}
 
-    async def send(self, chat_id: str, message: effects.Message) -> None:
+    async def send(self, chat_id: str, message: effects.Message, attachment: Rendered | None = None) -> None:
         try:
-            await self.application.bot.send_message(
-                chat_id=int(chat_id), text=message.text, reply_markup=keyboard(message)
-            )
+            await self._send(int(chat_id), message, attachment)
         except Forbidden as exc:
             raise Blocked(exc.message) from exc
         except RetryAfter as exc:
@@ -83,6 +96,79 @@ class TelegramTransport:
             raise TemporaryFailure(type(exc).__name__) from exc
         except TelegramError as exc:
             raise TemporaryFailure(type(exc).__name__) from exc
+
+    async def _send(self, chat_id: int, message: effects.Message, attachment: Rendered | None) -> None:
+        bot = self.application.bot
+        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = keyboard(message)
+        if message.ask_location:
+            markup = location_keyboard(message)
+        if attachment is None:
+            await bot.send_message(chat_id=chat_id, text=message.text, reply_markup=markup)
+            return
+        caption_fits = len(message.text) <= CAPTION_LIMIT
+        caption = message.text if caption_fits else None
+        if attachment.kind == "document":
+            await bot.send_document(
+                chat_id=chat_id,
+                document=InputFile(attachment.data, filename=attachment.filename),
+                caption=caption,
+                reply_markup=markup if caption_fits else None,
+            )
+        else:
+            await self._send_photo(chat_id, attachment, caption, markup if caption_fits else None)
+        if not caption_fits:
+            await bot.send_message(chat_id=chat_id, text=message.text, reply_markup=markup)
+
+    async def _send_photo(
+        self,
+        chat_id: int,
+        attachment: Rendered,
+        caption: str | None,
+        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None,
+    ) -> None:
+        key = attachment.cache_key
+        file_id = await self._cached_file_id(key) if key else None
+        if file_id is not None:
+            await self.application.bot.send_photo(
+                chat_id, photo=file_id, caption=caption, reply_markup=markup
+            )
+            return
+        sent = await self.application.bot.send_photo(
+            chat_id,
+            photo=InputFile(attachment.data, filename=attachment.filename),
+            caption=caption,
+            reply_markup=markup,
+        )
+        if key and sent.photo:
+            await self._remember_file_id(key, sent.photo[-1].file_id)
+
+    async def _cached_file_id(self, key: str) -> str | None:
+        if key in self._file_ids:
+            return self._file_ids[key]
+
+        async def work(session: AsyncSession) -> str | None:
+            return await MediaFiles(session).get(key)
+
+        file_id: str | None = await self.db.run(work)
+        if file_id is not None:
+            self._file_ids[key] = file_id
+        return file_id
+
+    async def _remember_file_id(self, key: str, file_id: str) -> None:
+        self._file_ids[key] = file_id
+
+        async def work(session: AsyncSession) -> None:
+            await MediaFiles(session).put(key, file_id)
+
+        await self.db.run(work)
+
+
+def location_keyboard(message: effects.Message) -> ReplyKeyboardMarkup:
+    """Telegram's "share location" button (a reply keyboard; inline buttons can't ask for it)."""
+    labels = [b.label for row in message.buttons for b in row] or ["📍"]
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(labels[0], request_location=True)]], one_time_keyboard=True, resize_keyboard=True
+    )
 
 
 def event_from_message(message: Message) -> Event:
@@ -183,7 +269,7 @@ def build_application(
         builder = builder.get_updates_request(get_updates_request)
     application = builder.build()
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
-    delivery = build_delivery(core, TelegramTransport(application), application.job_queue.scheduler)
+    delivery = build_delivery(core, TelegramTransport(application, core.db), application.job_queue.scheduler)
     bot = TelegramBot(core=core, delivery=delivery)
     application.add_handler(TypeHandler(Update, bot.on_update))
     application.add_error_handler(bot.on_error)

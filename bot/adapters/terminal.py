@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import TextIO
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.attachments import Rendered
 from bot.delivery import Dispatcher
 from bot.domain.effects import Button, Message
 from bot.domain.events import Command, Event, Text, command_name, decode_press
@@ -28,12 +30,18 @@ LINGER = timedelta(seconds=120)  # after input ends, wait for prompts due this s
 class TerminalTransport:
     """Prints messages; remembers the last buttons so a typed number can press one."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, pictures: Path) -> None:
         self.out = out
+        self.pictures = pictures
         self.buttons: list[Button] = []
 
-    async def send(self, chat_id: str, message: Message) -> None:
+    async def send(self, chat_id: str, message: Message, attachment: Rendered | None = None) -> None:
         lines = ["", f"🤖 {message.text}"]
+        if attachment is not None:
+            self.pictures.mkdir(parents=True, exist_ok=True)
+            path = self.pictures / attachment.filename
+            path.write_bytes(attachment.data)
+            lines.append(f"   📎 saved {attachment.kind}: {path.resolve()}")
         flat = [b for row in message.buttons for b in row]
         if flat:
             self.buttons = flat
@@ -52,7 +60,7 @@ class TerminalTransport:
 async def run_chat(core: Core, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     """Run a terminal conversation until end of input; returns an exit code."""
     await core.db.create_schema()
-    transport = TerminalTransport(stdout)
+    transport = TerminalTransport(stdout, core.settings.data_dir / "pictures")
     scheduler = AsyncIOScheduler()
     delivery = build_delivery(core, transport, scheduler)
     scheduler.start()

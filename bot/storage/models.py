@@ -164,3 +164,13 @@ class ProcessedUpdate(Base):
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class MediaFile(Base):
+    """Telegram file ids of pictures that never change (uploaded once, then reused)."""
+
+    __tablename__ = "media_files"
+
+    cache_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    file_id: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,6 +15,7 @@ from bot.domain.state import State
 from bot.storage.models import (
     Conversation,
     FollowupChoice,
+    MediaFile,
     Person,
     ProcessedUpdate,
     ScheduledMessage,
@@ -246,3 +247,20 @@ class Schedule:
 
     async def delete_for(self, person_id: int) -> None:
         await self.session.execute(delete(ScheduledMessage).where(ScheduledMessage.person_id == person_id))
+
+
+class MediaFiles:
+    """Telegram file ids by cache key (see :class:`bot.attachments.Rendered`)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, cache_key: str) -> str | None:
+        row = await self.session.get(MediaFile, cache_key)
+        return row.file_id if row else None
+
+    async def put(self, cache_key: str, file_id: str) -> None:
+        stmt = _insert_ignoring_conflicts(
+            self.session, MediaFile.__table__, [{"cache_key": cache_key, "file_id": file_id}]
+        )
+        await self.session.execute(stmt)

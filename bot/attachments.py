@@ -1,0 +1,51 @@
+"""Pictures and files that go with a message, rendered when the message is sent.
+
+A message names its attachment with a short spec (``"area:upper_back"``,
+``"progress"``, ``"mydata"``); the spec is stored in the scheduled_messages row
+and a renderer registered for its prefix turns it into bytes at send time, so
+a chart or an export always shows the data as it is when it is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Bytes ready to send. ``cache_key`` is set when the bytes never change for that key,
+    so Telegram's ``file_id`` from the first upload can be reused."""
+
+    kind: Literal["photo", "document"]
+    filename: str
+    data: bytes
+    cache_key: str | None = None
+
+
+Renderer = Callable[[int, str], Awaitable[Rendered]]
+"""``await renderer(person_id, argument)``: the argument is what follows ``prefix:`` in the spec."""
+
+
+class UnknownAttachment(KeyError):
+    """No renderer is registered for the spec's prefix."""
+
+
+class Attachments:
+    """The registry of renderers, by spec prefix."""
+
+    def __init__(self) -> None:
+        self._renderers: dict[str, Renderer] = {}
+
+    def register(self, prefix: str, renderer: Renderer) -> None:
+        if prefix in self._renderers:
+            raise ValueError(f"a renderer for {prefix!r} is already registered")
+        self._renderers[prefix] = renderer
+
+    async def render(self, person_id: int, spec: str) -> Rendered:
+        prefix, _, argument = spec.partition(":")
+        renderer = self._renderers.get(prefix)
+        if renderer is None:
+            raise UnknownAttachment(spec)
+        return await renderer(person_id, argument)
