@@ -1,4 +1,4 @@
-"""The ``knotbot`` command line: run, chat, content check, db upgrade, match."""
+"""The ``knotbot`` command line: run, webhook, chat, content check, db upgrade / revision, match."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from bot.content_loader import ContentError, load_content
 from bot.settings import Settings, SettingsError, load_settings
+from bot.storage.migrations import SchemaError
 
 log = logging.getLogger("knotbot")
 
@@ -21,13 +22,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="start the bot: Telegram if TELEGRAM_BOT_TOKEN is set, else the terminal chat")
+    sub.add_parser(
+        "webhook",
+        help="serve Telegram webhooks (KNOTBOT_WEBHOOK_URL, KNOTBOT_WEBHOOK_SECRET, KNOTBOT_LISTEN_*)",
+    )
     sub.add_parser("chat", help="chat with the bot in this terminal (no Telegram needed)")
     content = sub.add_parser("content", help="content tools")
     content_sub = content.add_subparsers(dest="content_command", required=True)
     content_sub.add_parser("check", help="validate content/ and exit non-zero on the first error")
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("upgrade", help="create or migrate the database schema")
+    db_sub.add_parser("upgrade", help="create or migrate the database schema (alembic upgrade head)")
+    revision = db_sub.add_parser(
+        "revision", help="autogenerate a migration from bot/storage/models.py (for developers)"
+    )
+    revision.add_argument("-m", "--message", required=True, help="what changed, e.g. 'add reminders table'")
     match = sub.add_parser("match", help="match text to a body area / warning sign, one JSON line per input")
     match.add_argument("texts", nargs="*", help="utterances; none: read one per line from stdin")
     return parser
@@ -48,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ContentError as exc:
         print(f"knotbot: content error: {exc}", file=sys.stderr)
         return 1
+    except SchemaError as exc:
+        print(f"knotbot: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 
@@ -62,7 +74,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
     if command == "db":
+        if args.db_command == "revision":
+            return asyncio.run(_db_revision(args.message))
         return asyncio.run(_db_upgrade(settings))
+    if command == "webhook":
+        return _run_webhook(settings)
     if command == "match":
         from bot.match_cli import run as run_match
 
@@ -80,14 +96,50 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _db_upgrade(settings: Settings) -> int:
     from bot.storage.db import Database
+    from bot.storage.migrations import current_revisions, upgrade
 
     db = Database(settings.database_url)
     try:
-        await db.create_schema()
+        await upgrade(db)
+        revisions = await current_revisions(db)
     finally:
         await db.dispose()
-    print(f"database schema up to date ({db.url.render_as_string(hide_password=True)})")
+    where = db.url.render_as_string(hide_password=True)
+    print(f"database schema up to date at revision {', '.join(sorted(revisions))} ({where})")
     return 0
+
+
+async def _db_revision(message: str) -> int:
+    from bot.storage.migrations import make_revision
+
+    paths = await make_revision(message)
+    for path in paths:
+        print(f"new migration: {path}")
+    return 0
+
+
+async def _check_schema(settings: Settings) -> None:
+    """Refuse to start on a schema that is behind (SQLite migrates itself instead)."""
+    from bot.storage.db import Database
+    from bot.storage.migrations import ensure_current
+
+    db = Database(settings.database_url)
+    try:
+        await ensure_current(db, migrate=db.is_sqlite)
+    finally:
+        await db.dispose()
+
+
+def _run_webhook(settings: Settings) -> int:
+    from bot.adapters.webhook import WebhookConfigError, check_settings, serve
+
+    try:
+        check_settings(settings)
+    except WebhookConfigError as exc:
+        print(f"knotbot: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(_check_schema(settings))
+    return serve(settings)
 
 
 def _run_telegram(settings: Settings) -> int:
@@ -95,6 +147,7 @@ def _run_telegram(settings: Settings) -> int:
 
     from bot.adapters.telegram import build_application
 
+    asyncio.run(_check_schema(settings))
     application = build_application(settings)
     log.info("polling Telegram")
     application.run_polling(allowed_updates=Update.ALL_TYPES)

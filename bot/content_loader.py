@@ -24,9 +24,11 @@ FILES: dict[str, tuple[str, ...]] = {
     "tools.yaml": ("tools", "techniques"),
     "screening.yaml": ("severities", "red_flags"),
     "session.yaml": ("session",),
+    "followups.yaml": ("followups", "cities"),
     "strings.yaml": ("strings",),
     "aliases.yaml": ("aliases",),
     "warning_phrases.yaml": ("warning_phrases",),
+    "pictures.yaml": ("pictures",),
 }
 OPTIONAL_FILES = frozenset({"aliases.yaml", "warning_phrases.yaml"})
 

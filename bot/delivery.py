@@ -20,17 +20,22 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import metrics
 from bot.attachments import Attachments, Rendered
 from bot.domain.content import Content
 from bot.domain.effects import Message, message_from_payload
+from bot.domain.timing import next_allowed
 from bot.service import Outgoing, to_datetime
 from bot.storage.db import Database
-from bot.storage.repositories import DROPPED, FAILED, SENT, People
+from bot.storage.leader import Leader, SoleLeader
+from bot.storage.repositories import CANCELLED, DROPPED, FAILED, SENT, People
 from bot.storage.repositories import Schedule as ScheduleRepo
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+HOLD_PROMPT = "hold_prompt"
+FOLLOWUP_KINDS = frozenset({"hydration", "checkin"})
 DISPATCH_BATCH = 50
 DISPATCH_LEASE = timedelta(seconds=180)
 
@@ -155,7 +160,16 @@ class Deliverer:
             return None
 
         result: datetime | None = await self.db.run(work)
+        metrics.record_outcome(outcome, retried=result is not None)
         return result
+
+    async def send_direct(self, rows: list[Outgoing]) -> None:
+        """Send messages that have no row (the farewell after /delete): once, best effort."""
+        for row in rows:
+            try:
+                await self.transport.send(row.chat_id, row.message)
+            except Exception as exc:
+                log.warning("could not send a direct message kind=%s: %s", row.kind, type(exc).__name__)
 
 
 class Dispatcher:
@@ -169,12 +183,14 @@ class Dispatcher:
         *,
         clock: Callable[[], float] = time.time,
         batch: int = DISPATCH_BATCH,
+        lease: timedelta = DISPATCH_LEASE,
     ) -> None:
         self.db = db
         self.deliverer = deliverer
         self.content = content
         self.clock = clock
         self.batch = batch
+        self.lease = lease
         self._lock = asyncio.Lock()
 
     async def run_once(self) -> int:
@@ -207,10 +223,15 @@ class Dispatcher:
         now_epoch = self.clock()
         now = to_datetime(now_epoch)
 
+        lags: list[float] = []  # for the metrics, counted once the claim committed
+        dropped: list[int] = []
+
         async def work(session: AsyncSession) -> tuple[list[Outgoing], dict[int, str]]:
+            lags.clear()
+            dropped.clear()
             schedule = ScheduleRepo(session)
             people = People(session)
-            claimed = await schedule.claim_due(now, self.batch, DISPATCH_LEASE)
+            claimed = await schedule.claim_due(now, self.batch, self.lease)
             out: list[Outgoing] = []
             dropped_for: dict[int, str] = {}
             for row in claimed:
@@ -219,10 +240,22 @@ class Dispatcher:
                     await schedule.settle(row.id, FAILED, now, "person inactive")
                     continue
                 late = (now - row.due_at).total_seconds()
+                lags.append(late)
                 if row.late_after_s is not None and late > row.late_after_s:
                     await schedule.settle(row.id, DROPPED, now, f"late by {late:.1f}s")
-                    dropped_for[person.id] = person.chat_id
+                    dropped.append(row.id)
+                    if row.kind == HOLD_PROMPT:
+                        dropped_for[person.id] = person.chat_id
                     continue
+                if row.kind in FOLLOWUP_KINDS:
+                    if not person.followups:
+                        await schedule.settle(row.id, CANCELLED, now, "follow-ups turned off")
+                        continue
+                    # late (the bot was down) and now inside quiet hours: the next decent hour
+                    allowed = next_allowed(now, person.profile())
+                    if allowed > now:
+                        await schedule.retry_later(row.id, allowed, "quiet hours", attempt=row.attempts)
+                        continue
                 out.append(
                     Outgoing(
                         row_id=row.id,
@@ -236,6 +269,7 @@ class Dispatcher:
             return out, dropped_for
 
         result: tuple[list[Outgoing], dict[int, str]] = await self.db.run(work)
+        metrics.record_claims(lags, dropped=len(dropped), due=len(result[0]))
         return result
 
     async def next_due(self) -> datetime | None:
@@ -247,15 +281,23 @@ class Dispatcher:
 
 
 class Waker:
-    """Wakes the dispatcher through APScheduler: at the earliest due time and on a safety poll."""
+    """Wakes the dispatcher through APScheduler: at the earliest due time and on a safety poll.
+
+    Only the leader (see :mod:`bot.storage.leader`) dispatches; a follower passes
+    due times on to it and tries to become leader on each safety poll.
+    """
 
     JOB_WAKE = "knotbot-dispatch-wake"
     JOB_POLL = "knotbot-dispatch-poll"
 
-    def __init__(self, scheduler: Any, dispatcher: Dispatcher, *, poll_seconds: float) -> None:
+    def __init__(
+        self, scheduler: Any, dispatcher: Dispatcher, *, poll_seconds: float, leader: Leader | None = None
+    ) -> None:
         self.scheduler = scheduler
         self.dispatcher = dispatcher
         self.poll_seconds = poll_seconds
+        self.leader: Leader = leader or SoleLeader()
+        self.leader.on_wake(self.wake_at)
         self._wake_at: datetime | None = None
         self._running: set[asyncio.Task[object]] = set()
         self._stopped = False
@@ -271,12 +313,18 @@ class Waker:
             max_instances=1,
             misfire_grace_time=None,
         )
-        self.wake_at(to_datetime(time.time()))
+        self._schedule(to_datetime(time.time()))
 
     def wake_at(self, when: datetime | None) -> None:
-        """Make sure the dispatcher runs no later than ``when``."""
+        """Make sure the dispatcher runs no later than ``when`` (here if leading, else at the leader)."""
         if when is None or self._stopped:
             return
+        if not self.leader.held:
+            self.leader.announce(when)
+            return
+        self._schedule(when)
+
+    def _schedule(self, when: datetime) -> None:
         if self._wake_at is not None and self._wake_at <= when and self._wake_at > to_datetime(time.time()):
             return
         self._wake_at = when
@@ -297,9 +345,12 @@ class Waker:
             self._running.add(task)
         self._wake_at = None
         try:
+            if not await self.leader.acquire():
+                return
             await self.dispatcher.run_once()
             self.wake_at(await self.dispatcher.next_due())
         except Exception:
+            metrics.ERRORS.labels(where="dispatch").inc()
             log.exception("dispatcher run failed; the safety poll will try again")
         finally:
             if task is not None:
@@ -313,3 +364,4 @@ class Waker:
                 self.scheduler.remove_job(job_id)
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+        await self.leader.release()

@@ -6,8 +6,14 @@ A filter on the root handler rewrites every record before it is written.
 
 from __future__ import annotations
 
+import contextvars
+import hashlib
+import hmac
 import logging
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 TOKEN_IN_URL = re.compile(r"bot\d+:[A-Za-z0-9_-]{20,}")
 BARE_TOKEN = re.compile(r"\b\d{5,}:[A-Za-z0-9_-]{30,}\b")
@@ -30,6 +36,42 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+# the update being handled, added to every log line written meanwhile (see ``log_context``)
+_CONTEXT: contextvars.ContextVar[str] = contextvars.ContextVar("knotbot_log_context", default="")
+_person_key = os.urandom(32)  # replaced by ``set_person_key`` at start-up; random: hashes per process
+
+
+def set_person_key(secret: str) -> None:
+    """The key of the person hash: ``KNOTBOT_LOG_SALT``, else derived from the bot token."""
+    global _person_key
+    _person_key = hashlib.sha256(b"knotbot-person-hash:" + secret.encode()).digest()
+
+
+def person_hash(external_id: int | str) -> str:
+    """A stable pseudonym for a Telegram user id in logs (HMAC-SHA256, 12 hex digits); never the id."""
+    return hmac.new(_person_key, str(external_id).encode(), hashlib.sha256).hexdigest()[:12]
+
+
+@contextmanager
+def log_context(**fields: object) -> Iterator[None]:
+    """Add ``key=value`` fields (update id, hashed person) to every log line inside the block."""
+    extra = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+    token = _CONTEXT.set(f"{_CONTEXT.get()} {extra}".strip())
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Sets ``record.context`` (" update_id=… person=…" or "") for the format string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = _CONTEXT.get()
+        record.context = f" {context}" if context else ""
+        return True
+
+
 class RedactingFormatter(logging.Formatter):
     """Masks tokens in the whole output, tracebacks included (exceptions may quote the token)."""
 
@@ -39,11 +81,17 @@ class RedactingFormatter(logging.Formatter):
 
 def configure_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"))
+    handler.setFormatter(
+        RedactingFormatter("%(asctime)s level=%(levelname)s logger=%(name)s%(context)s %(message)s")
+    )
     handler.addFilter(RedactingFilter())
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     # httpx logs every request URL at INFO; keep it quiet unless debugging
     logging.getLogger("httpx").setLevel(logging.WARNING if level != "DEBUG" else logging.DEBUG)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations say what they do only on error
+    # PTB logs whole updates (message text, names) at DEBUG: never below INFO, even when debugging
+    logging.getLogger("telegram").setLevel(logging.INFO if level == "DEBUG" else logging.WARNING)

@@ -9,15 +9,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.attachments import Attachments
 from bot.content_loader import load_content
 from bot.delivery import Deliverer, Dispatcher, Transport, Waker
 from bot.domain.content import Content
 from bot.domain.matcher import Matcher
+from bot.pictures.renderers import register_pictures
+from bot.privacy import mydata_renderer
+from bot.retention import Retention
 from bot.service import ConversationService
 from bot.settings import Settings
 from bot.storage.db import Database
+from bot.storage.leader import leader_for
 
 
 @dataclass
@@ -43,8 +48,18 @@ def build_core(
     content = content or load_content(settings.content_dir)
     matcher = Matcher(content)
     db = db or Database(settings.database_url)
-    service = ConversationService(db, content, matcher, time_scale=settings.time_scale, clock=clock)
+    service = ConversationService(
+        db,
+        content,
+        matcher,
+        time_scale=settings.time_scale,
+        clock=clock,
+        reply_lease=timedelta(seconds=settings.lease_seconds),
+        retention_days=settings.retention_days,
+    )
     attachments = Attachments()  # renderers for message attachments, by spec prefix
+    attachments.register("mydata", mydata_renderer(db))  # /mydata: everything stored, as JSON
+    register_pictures(attachments, content, db)  # area pictures and the /progress chart
     return Core(
         settings=settings,
         content=content,
@@ -63,11 +78,19 @@ class Delivery:
     deliverer: Deliverer
     dispatcher: Dispatcher
     waker: Waker
+    retention: Retention  # the daily pruning job, on the same scheduler as the waker
 
 
 def build_delivery(core: Core, transport: Transport, scheduler: object) -> Delivery:
     deliverer = Deliverer(core.db, transport, clock=core.clock, attachments=core.attachments)
-    dispatcher = Dispatcher(core.db, deliverer, core.content, clock=core.clock)
-    waker = Waker(scheduler, dispatcher, poll_seconds=core.settings.dispatch_poll_seconds)
+    lease = timedelta(seconds=2 * core.settings.lease_seconds)  # dispatched rows may wait for the limiter
+    dispatcher = Dispatcher(core.db, deliverer, core.content, clock=core.clock, lease=lease)
+    waker = Waker(
+        scheduler,
+        dispatcher,
+        poll_seconds=core.settings.dispatch_poll_seconds,
+        leader=leader_for(core.db),
+    )
     deliverer.on_retry = waker.wake_at
-    return Delivery(deliverer=deliverer, dispatcher=dispatcher, waker=waker)
+    retention = Retention(core.db, days=core.settings.retention_days, clock=core.clock)
+    return Delivery(deliverer=deliverer, dispatcher=dispatcher, waker=waker, retention=retention)

@@ -18,21 +18,29 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.content import Content
-from bot.domain.conversation import Env, decide
+from bot.domain.conversation import decide
+from bot.domain.decision import Env
 from bot.domain.effects import (
     Cancel,
+    ForgetPerson,
     Message,
+    RecordCheckin,
     RecordFollowups,
     RecordRound,
     Reply,
     Schedule,
     SetProfile,
+    ShowProgress,
     Toast,
     message_to_payload,
 )
 from bot.domain.events import Event
 from bot.domain.matcher import Matcher
+from bot.domain.progress import progress_message
+from bot.domain.timezones import ZoneMatcher
+from bot.geo import timezone_at
 from bot.storage.db import Database
+from bot.storage.privacy import forget_person
 from bot.storage.repositories import Conversations, People, Records, Updates
 from bot.storage.repositories import Schedule as ScheduleRepo
 
@@ -59,6 +67,8 @@ class Handled:
     toasts: list[str] = field(default_factory=list)
     scheduled_first: datetime | None = None
     duplicate: bool = False
+    # sent once, best effort, with no row: the farewell after /delete (its row would be erased)
+    direct: list[Outgoing] = field(default_factory=list)
 
 
 def to_datetime(epoch: float) -> datetime:
@@ -76,12 +86,20 @@ class ConversationService:
         *,
         time_scale: float = 1.0,
         clock: Callable[[], float] = time.time,
+        zones: ZoneMatcher | None = None,
+        locate_tz: Callable[[float, float], str | None] | None = None,
+        reply_lease: timedelta = REPLY_LEASE,
+        retention_days: int = 180,
     ) -> None:
         self.db = db
         self.content = content
         self.matcher = matcher
         self.time_scale = time_scale
         self.clock = clock
+        self.zones = zones or ZoneMatcher(content.cities)
+        self.locate_tz = locate_tz or timezone_at
+        self.reply_lease = reply_lease  # after this, another process may send a reply this one claimed
+        self.retention_days = retention_days
 
     async def handle(
         self,
@@ -121,6 +139,9 @@ class ConversationService:
             now=now,
             time_scale=self.time_scale,
             profile=person.profile(),
+            zones=self.zones,
+            locate_tz=self.locate_tz,
+            retention_days=self.retention_days,
         )
         decision = decide(state, event, env)
         await conversations.save(person.id, decision.state, to_datetime(now))
@@ -131,6 +152,9 @@ class ConversationService:
         reply_tag = f"u{update_id}" if update_id is not None else f"r{uuid.uuid4().hex[:12]}"
         replies: list[tuple[int | None, Message]] = []
         for index, effect in enumerate(decision.effects):
+            if isinstance(effect, ShowProgress):
+                # only the service sees the rounds: they decide the words and whether a chart goes along
+                effect = Reply(progress_message(await records.ratings(person.id), self.content))
             if isinstance(effect, Reply):
                 row_id = await schedule.add(
                     person.id,
@@ -138,7 +162,7 @@ class ConversationService:
                     "reply",
                     to_datetime(now),
                     message_to_payload(effect.message),
-                    claimed_until=to_datetime(now) + REPLY_LEASE,
+                    claimed_until=to_datetime(now) + self.reply_lease,
                 )
                 replies.append((row_id, effect.message))
             elif isinstance(effect, Toast):
@@ -171,6 +195,19 @@ class ConversationService:
                     intensity=effect.intensity,
                     knot=effect.knot,
                 )
+            elif isinstance(effect, ForgetPerson):
+                # erases this update's rows too: nothing after it is written, the farewell goes direct
+                chat_id = person.chat_id
+                await forget_person(session, person.id)
+                replies.clear()
+                farewell = Outgoing(
+                    row_id=-1, person_id=person.id, chat_id=chat_id, kind="farewell", message=effect.farewell
+                )
+                handled.direct.append(farewell)
+                handled.scheduled_first = None
+                break
+            elif isinstance(effect, RecordCheckin):
+                await records.add_checkin(person.id, effect.session, effect.area, effect.n, effect.answer)
             else:
                 assert isinstance(effect, RecordFollowups)
                 records.add_followup_choice(person.id, effect.session, effect.wanted, effect.areas)

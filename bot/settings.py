@@ -55,6 +55,56 @@ class Settings(BaseSettings):
         le=3600,
         validation_alias=AliasChoices("KNOTBOT_DISPATCH_POLL_SECONDS", "dispatch_poll_seconds"),
     )
+    send_rate: float = Field(
+        default=28.0, gt=0, le=1000, validation_alias=AliasChoices("KNOTBOT_SEND_RATE", "send_rate")
+    )
+    chat_burst: int = Field(
+        default=4, ge=1, le=1000, validation_alias=AliasChoices("KNOTBOT_CHAT_BURST", "chat_burst")
+    )
+    lease_seconds: float = Field(
+        default=90.0,
+        ge=1,
+        le=3600,
+        validation_alias=AliasChoices("KNOTBOT_LEASE_SECONDS", "lease_seconds"),
+    )
+    # webhook mode (``knotbot webhook``): see docs/deploy.md
+    webhook_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("KNOTBOT_WEBHOOK_URL", "webhook_url")
+    )
+    webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("KNOTBOT_WEBHOOK_SECRET", "webhook_secret")
+    )
+    webhook_drop_pending: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("KNOTBOT_WEBHOOK_DROP_PENDING", "webhook_drop_pending"),
+    )
+    listen_host: str = Field(
+        default="0.0.0.0", validation_alias=AliasChoices("KNOTBOT_LISTEN_HOST", "listen_host")
+    )
+    listen_port: int = Field(
+        default=8080, ge=1, le=65535, validation_alias=AliasChoices("KNOTBOT_LISTEN_PORT", "listen_port")
+    )
+    # privacy and operating (issue 5): see docs/privacy.md and docs/reliability.md
+    retention_days: int = Field(
+        default=180, ge=1, le=3650, validation_alias=AliasChoices("KNOTBOT_RETENTION_DAYS", "retention_days")
+    )
+    admin_chat_id: int | None = Field(
+        default=None, validation_alias=AliasChoices("KNOTBOT_ADMIN_CHAT_ID", "admin_chat_id")
+    )
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, validation_alias=AliasChoices("KNOTBOT_METRICS_PORT", "metrics_port")
+    )
+    log_salt: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("KNOTBOT_LOG_SALT", "log_salt")
+    )
+    flood_limit: int = Field(
+        default=20, ge=0, le=10_000, validation_alias=AliasChoices("KNOTBOT_FLOOD_LIMIT", "flood_limit")
+    )
+
+    @field_validator("admin_chat_id", "metrics_port", "log_salt", mode="before")
+    @classmethod
+    def _blank_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -65,6 +115,42 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_url", "webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        scheme, _, rest = value.partition("://")
+        if scheme not in ("http", "https") or not rest.split("/", 1)[0]:
+            raise ValueError(
+                "must be the public URL Telegram calls, such as https://bot.example.com/telegram"
+            )
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value()
+        if not 1 <= len(secret) <= 256 or not all(c.isascii() and (c.isalnum() or c in "_-") for c in secret):
+            raise ValueError("must be 1-256 characters: letters, digits, _ and - (Telegram's rule)")
+        return value
+
+    @property
+    def webhook_path(self) -> str:
+        """The path of ``KNOTBOT_WEBHOOK_URL``: the route the webhook server answers on."""
+        if self.webhook_url is None:
+            return "/"
+        rest = self.webhook_url.partition("://")[2]
+        path = "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+        return path.split("?", 1)[0] or "/"
 
     @field_validator("database_url")
     @classmethod
@@ -96,6 +182,19 @@ _ENV_NAMES = {
     "content_dir": "KNOTBOT_CONTENT_DIR",
     "data_dir": "KNOTBOT_DATA_DIR",
     "dispatch_poll_seconds": "KNOTBOT_DISPATCH_POLL_SECONDS",
+    "retention_days": "KNOTBOT_RETENTION_DAYS",
+    "admin_chat_id": "KNOTBOT_ADMIN_CHAT_ID",
+    "metrics_port": "KNOTBOT_METRICS_PORT",
+    "log_salt": "KNOTBOT_LOG_SALT",
+    "flood_limit": "KNOTBOT_FLOOD_LIMIT",
+    "lease_seconds": "KNOTBOT_LEASE_SECONDS",
+    "send_rate": "KNOTBOT_SEND_RATE",
+    "chat_burst": "KNOTBOT_CHAT_BURST",
+    "webhook_url": "KNOTBOT_WEBHOOK_URL",
+    "webhook_secret": "KNOTBOT_WEBHOOK_SECRET",
+    "webhook_drop_pending": "KNOTBOT_WEBHOOK_DROP_PENDING",
+    "listen_host": "KNOTBOT_LISTEN_HOST",
+    "listen_port": "KNOTBOT_LISTEN_PORT",
 }
 
 

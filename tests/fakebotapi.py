@@ -23,7 +23,10 @@ would talk to ``api.telegram.org``::
 Features: long-polling ``getUpdates`` (offset/limit/timeout/allowed_updates), message sending and
 editing with per-chat message ids, inline keyboards and callback queries, photo/document uploads
 (multipart) and ``file_id`` reuse, file downloads, simulated users (:class:`FakeUser`) and fault
-injection (``fail_next``, an enforced rate limit, blocked users, artificial latency).  Text sent
+injection (``fail_next``, an enforced rate limit, blocked users, artificial latency), and, opt-in,
+webhook delivery (:meth:`FakeBotAPI.start_webhook_delivery`): queued updates are POSTed to the
+webhook URL(s) with the secret header, one request in flight per chat, alternating between several
+targets like a load balancer, and retried on the next target until one answers 2xx.  Text sent
 with ``parse_mode`` HTML / MarkdownV2 / Markdown is validated the way Telegram does it (a malformed
 message gets the same 400 "can't parse entities" error) and stored as the plain text a user sees.
 
@@ -57,6 +60,7 @@ __all__ = [
     "FakeUser",
     "SentMessage",
     "UploadedFile",
+    "WebhookDelivery",
     "run_polling",
 ]
 
@@ -275,6 +279,22 @@ class _StoredFile:
 
 
 @dataclass
+class WebhookDelivery:
+    """One POST of an update to a webhook target (recorded in :attr:`FakeBotAPI.webhook_deliveries`)."""
+
+    update_id: int
+    target: str
+    status: int | None = None  # HTTP status, None if the request failed
+    error: str | None = None  # why it failed (connection refused, timeout, ...)
+    started: float = 0.0
+    finished: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass
 class _Fault:
     method: str
     error_code: int
@@ -324,7 +344,15 @@ class FakeBotAPI:
         self.rate_limited_count = 0
         self.commands: dict[str, list[JSONDict]] = {}
         self.webhook_url = ""
+        self.webhook_secret: str | None = None
+        self.webhook_max_connections: int | None = None
         self.allowed_updates: list[str] | None = None
+        self.webhook_deliveries: list[WebhookDelivery] = []
+        self._webhook_task: asyncio.Task[None] | None = None
+        self._webhook_inflight: dict[Any, asyncio.Task[None]] = {}
+        self._webhook_retry_at: dict[int, float] = {}
+        self._webhook_targets: list[str] | None = None
+        self._webhook_turn = itertools.count()
 
         self._users: dict[int, FakeUser] = {}
         self._pending: list[JSONDict] = []
@@ -370,6 +398,7 @@ class FakeBotAPI:
         self._port = runner.addresses[0][1]
 
     async def stop(self) -> None:
+        await self.stop_webhook_delivery()
         if self._runner is None:
             return
         self._closing = True
@@ -441,13 +470,118 @@ class FakeBotAPI:
         return list(self._pending)
 
     def all_delivered(self, user_id: int | None = None) -> bool:
-        """True when every queued update (of ``user_id``, if given) was returned by getUpdates."""
+        """True when every queued update (of ``user_id``, if given) was returned by getUpdates (or, with
+        webhook delivery on, answered 2xx by a webhook target)."""
+        if self._webhook_task is not None:
+            return not any(user_id is None or _update_user_id(u) == user_id for u in self._pending)
         for upd in self._pending:
             if upd["update_id"] > self._max_returned_update_id and (
                 user_id is None or _update_user_id(upd) == user_id
             ):
                 return False
         return True
+
+    # ---- webhook delivery (opt-in) -----------------------------------------------------------------
+
+    def start_webhook_delivery(
+        self,
+        targets: list[str] | None = None,
+        *,
+        retry_delay: float = 0.05,
+        timeout: float = 30.0,
+        max_connections: int | None = None,
+    ) -> None:
+        """Deliver queued updates by POSTing them, as Telegram does once a webhook is set.
+
+        ``targets``: the URLs to POST to, taken in turn for each request (a load balancer in front
+        of several replicas); default: the URL given to ``setWebhook``. The secret given to
+        ``setWebhook`` goes in ``X-Telegram-Bot-Api-Secret-Token``. Like the Bot API server, one
+        request per chat is in flight at a time and the chat's next update waits for a 2xx answer; a
+        failed request (error status, refused connection, timeout) is retried after ``retry_delay``
+        on the next target. At most ``max_connections`` requests run at once (default: the value
+        given to ``setWebhook``, else Telegram's 40). Every request is recorded in
+        :attr:`webhook_deliveries`. getUpdates is refused while a webhook is set, as on Telegram.
+        """
+        if self._webhook_task is not None:
+            raise RuntimeError("webhook delivery is already running")
+        assert self._changed is not None, "FakeBotAPI is not started"
+        self._webhook_targets = list(targets) if targets else None
+        limit = max_connections or self.webhook_max_connections or 40
+        self._webhook_task = asyncio.get_running_loop().create_task(
+            self._webhook_loop(limit, retry_delay, timeout)
+        )
+
+    async def stop_webhook_delivery(self) -> None:
+        """Stop delivering; requests in flight are cancelled (their updates stay queued)."""
+        task, self._webhook_task = self._webhook_task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _webhook_loop(self, limit: int, retry_delay: float, timeout: float) -> None:  # noqa: ASYNC109
+        import aiohttp
+
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout))
+        try:
+            while True:
+                now = time.monotonic()
+                seen: set[Any] = set()
+                for upd in self._deliverable():
+                    if len(self._webhook_inflight) >= limit:
+                        break
+                    key = _update_user_id(upd)
+                    key = ("update", upd["update_id"]) if key is None else key
+                    if key in seen or key in self._webhook_inflight:
+                        seen.add(key)
+                        continue
+                    seen.add(key)
+                    if self._webhook_retry_at.get(upd["update_id"], 0.0) > now:
+                        continue
+                    self._webhook_inflight[key] = asyncio.get_running_loop().create_task(
+                        self._webhook_post(session, key, upd, retry_delay)
+                    )
+                await self._wait_changed(0.05)
+        finally:
+            inflight = list(self._webhook_inflight.values())
+            for task in inflight:
+                task.cancel()
+            await asyncio.gather(*inflight, return_exceptions=True)
+            self._webhook_inflight.clear()
+            await session.close()
+
+    async def _webhook_post(self, session: Any, key: Any, update: JSONDict, retry_delay: float) -> None:
+        import aiohttp
+
+        targets = self._webhook_targets or [self.webhook_url]
+        target = targets[next(self._webhook_turn) % len(targets)]
+        record = WebhookDelivery(update["update_id"], target, started=time.monotonic())
+        self.webhook_deliveries.append(record)
+        headers = {"Content-Type": "application/json"}
+        if self.webhook_secret:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook_secret
+        try:
+            if not target:
+                raise RuntimeError("no webhook URL set")
+            async with session.post(target, data=json.dumps(update), headers=headers) as response:
+                await response.read()
+                record.status = response.status
+        except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:
+            record.error = type(exc).__name__
+        finally:
+            record.finished = time.monotonic()
+            self._webhook_inflight.pop(key, None)
+        if record.ok:
+            self._pending = [u for u in self._pending if u["update_id"] != update["update_id"]]
+            self._webhook_retry_at.pop(update["update_id"], None)
+            self._max_returned_update_id = max(self._max_returned_update_id, update["update_id"])
+            uid = _update_user_id(update)
+            if uid is not None and uid in self._users:
+                self._users[uid]._last_activity = time.monotonic()
+        else:
+            self._webhook_retry_at[update["update_id"]] = time.monotonic() + retry_delay
+        await self._notify()
 
     # ---- fault injection ---------------------------------------------------------------------------
 
@@ -931,6 +1065,9 @@ class FakeBotAPI:
 
     async def _set_webhook(self, params: JSONDict) -> bool:
         self.webhook_url = str(params.get("url") or "")
+        self.webhook_secret = str(params["secret_token"]) if params.get("secret_token") else None
+        max_connections = params.get("max_connections")
+        self.webhook_max_connections = int(max_connections) if max_connections else None
         if params.get("drop_pending_updates"):
             self._pending.clear()
         if isinstance(params.get("allowed_updates"), list):

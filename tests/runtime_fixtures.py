@@ -1,15 +1,20 @@
 """Fixtures for tests that use the real database and delivery: SQLite always, PostgreSQL when reachable.
 
-``database`` is parametrised over both engines; the PostgreSQL case is skipped
-with a clear reason when no server answers at ``KNOTBOT_TEST_POSTGRES_URL``
-(default: postgresql+asyncpg://127.0.0.1:5432/test, trust auth).
+``database`` (for the repositories and the dispatcher) and ``e2e_database_url``
+(for the whole bot, through ``make_settings`` in tests/test_telegram_e2e.py) are
+parametrised over both engines; the PostgreSQL case is skipped with a clear
+reason when no server answers at ``KNOTBOT_TEST_POSTGRES_URL`` (default:
+postgresql+asyncpg://127.0.0.1:5432/test, trust auth), and fails instead with
+KNOTBOT_REQUIRE_POSTGRES=1. Each PostgreSQL test gets a new database of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +27,7 @@ from bot.domain.content import Content
 from bot.domain.effects import Message
 from bot.domain.matcher import Matcher
 from bot.storage.db import Database
+from bot.storage.migrations import upgrade
 
 POSTGRES_URL = os.environ.get("KNOTBOT_TEST_POSTGRES_URL", "postgresql+asyncpg://127.0.0.1:5432/test")
 _pg_checked: dict[str, str | None] = {}
@@ -47,6 +53,100 @@ async def _postgres_problem() -> str | None:
     return _pg_checked["result"]
 
 
+async def require_postgres() -> None:
+    """Skip (or fail, with KNOTBOT_REQUIRE_POSTGRES=1) when PostgreSQL does not answer."""
+    problem = await _postgres_problem()
+    if problem:
+        if os.environ.get("KNOTBOT_REQUIRE_POSTGRES"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+
+
+@asynccontextmanager
+async def fresh_postgres_database() -> AsyncIterator[str]:
+    """A new, empty database on the test server for one test (dropped after); yields its URL."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(POSTGRES_URL)
+    name = f"knotbot_t_{uuid.uuid4().hex[:12]}"
+    dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield base.set(database=name).render_as_string(hide_password=False)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+_template: dict[str, str] = {}  # name of this run's migrated template database, once made
+
+
+def _dsn() -> str:
+    """The test server's URL in asyncpg's form, for creating and dropping databases."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(POSTGRES_URL).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@asynccontextmanager
+async def migrated_postgres_database() -> AsyncIterator[str]:
+    """A new database at the newest migration for one test (dropped after); yields its URL.
+
+    The migrations run once per test run, into a template database; each test's
+    database is a copy (``CREATE DATABASE ... TEMPLATE``), which is cheaper than
+    migrating again. The template is dropped when the run ends.
+    """
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    base = make_url(POSTGRES_URL)
+    if "name" not in _template:
+        name = f"knotbot_tpl_{uuid.uuid4().hex[:12]}"
+        admin = await asyncpg.connect(_dsn())
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        db = Database(base.set(database=name).render_as_string(hide_password=False))
+        try:
+            await upgrade(db)
+        finally:
+            await db.dispose()  # a template must have no connections when it is copied
+        _template["name"] = name
+    name = f"knotbot_t_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_dsn())
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{_template["name"]}"')
+        try:
+            yield base.set(database=name).render_as_string(hide_password=False)
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop this run's template database, if one was made."""
+    name = _template.pop("name", None)
+    if name is None:
+        return
+
+    async def drop() -> None:
+        import asyncpg
+
+        admin = await asyncpg.connect(_dsn())
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    asyncio.run(drop())
+
+
 @pytest.fixture(scope="session")
 def content() -> Content:
     return load_content()
@@ -58,22 +158,36 @@ def matcher(content: Content) -> Matcher:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database (no tables): a SQLite file, or a new PostgreSQL database for this test."""
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'knotbot.db'}"
-    problem = await _postgres_problem()
-    if problem:
-        if os.environ.get("KNOTBOT_REQUIRE_POSTGRES"):
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return POSTGRES_URL
+        yield f"sqlite+aiosqlite:///{tmp_path / 'knotbot.db'}"
+        return
+    await require_postgres()
+    async with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def e2e_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The bot's database: a SQLite file it migrates itself, or a new migrated PostgreSQL database.
+
+    The PostgreSQL case is skipped with the reason when no server answers
+    (failed instead with KNOTBOT_REQUIRE_POSTGRES=1); see :func:`require_postgres`.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+        return
+    await require_postgres()
+    async with migrated_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
+    """The database at the newest migration (``alembic upgrade head``)."""
     db = Database(database_url)
-    await db.drop_schema()
-    await db.create_schema()
+    await upgrade(db)
     yield db
     await db.dispose()
 

@@ -25,6 +25,7 @@ import yaml
 from bot.content_loader import DEFAULT_CONTENT_DIR, ContentError, load_content
 from bot.domain.content import AREA_IDS, Content, Severity, placeholders
 from bot.domain.conversation import INTENSITIES, KNOT_FEELS
+from bot.domain.followups import ANSWERS as FOLLOWUP_ANSWERS
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "bot"
@@ -33,6 +34,7 @@ KEY_SHAPE = re.compile(r"^[a-z_]+(\.[a-z0-9_]+)+$|^[a-z_]+$")
 # f-string keys in the code, and what they expand to. A new f-string key must be added
 # here (the test below fails until it is), so every expansion is checked.
 F_STRING_KEYS: dict[str, set[str]] = {
+    "button.check_{}": {f"button.check_{a}" for a in FOLLOWUP_ANSWERS},
     "button.knot_{}": {f"button.knot_{k}" for k in KNOT_FEELS},
     "button.intensity_{}": {f"button.intensity_{i}" for i in INTENSITIES},
     "rate.knot_{}": {f"rate.knot_{k}" for k in KNOT_FEELS},

@@ -262,10 +262,12 @@ def check_decision(before: State, decision: Decision) -> None:
                     assert len(button.data.encode()) <= 64
                     press = decode_press(button.data)
                     assert isinstance(press, Press), button.data
-                    assert press.prompt == state.prompt, (button, state.prompt)
+                    # follow-up buttons are out of band (prompt 0); all others belong to the question
+                    expected = 0 if press.action.startswith("fu.") else state.prompt
+                    assert press.prompt == expected, (button, state.prompt)
         if isinstance(effect, Schedule):
             assert effect.delay >= 0
-            assert effect.key.startswith("hold:")
+            assert effect.key.startswith(("hold:", "fu:"))
 
 
 @pytest.fixture(scope="module")

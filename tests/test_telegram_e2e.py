@@ -1,7 +1,8 @@
 """End to end: the real PTB Application polls the fake Bot API over HTTP; simulated people chat.
 
 Time is scaled down (KNOTBOT_TIME_SCALE) so a 30 s hold takes a fraction of a
-second; the database is a real SQLite file; the scheduler is PTB's JobQueue
+second; the database is a real SQLite file or PostgreSQL database (``make_settings`` is
+parametrised over both, and so is every suite that imports it); the scheduler is PTB's JobQueue
 (APScheduler) waking the database-backed dispatcher.
 """
 
@@ -31,14 +32,18 @@ async def api() -> AsyncIterator[FakeBotAPI]:
 
 
 @pytest.fixture
-def make_settings(api: FakeBotAPI, tmp_path: Path) -> Callable[..., Settings]:
+def make_settings(api: FakeBotAPI, e2e_database_url: str) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "telegram_bot_token": "123456:TEST-TOKEN-not-real",
             "telegram_api_url": api.base_url,
-            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}",
+            "database_url": e2e_database_url,
             "time_scale": TIME_SCALE,
             "dispatch_poll_seconds": 0.5,
+            "flood_limit": 0,  # simulated people poke far faster than people do (tests/test_flood.py)
+            # simulated people tap much faster than real ones; the per-chat 1/s pacing is
+            # exercised in tests/test_drain.py and would only slow these conversations down
+            "chat_burst": 200,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -107,7 +112,9 @@ async def test_full_session_from_start_to_aftercare(api: FakeBotAPI, make_settin
         await ann.wait_for("light stretch")
         await ann.wait_for("check in later")
         await ann.press("Yes, check in")
-        await ann.wait_for("I'll check in")
+        await ann.wait_for("Share my location")  # the time zone is asked once, the first time
+        await ann.send_text("Berlin")
+        await ann.wait_for("I'll check in (Europe/Berlin time)")
         await ann.wait_idle()
         transcript = ann.transcript()
     for expected in (

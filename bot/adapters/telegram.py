@@ -7,8 +7,12 @@ turns it into a domain event, runs it through :class:`~bot.service.ConversationS
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+import os
+import traceback
+import warnings
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,21 +24,28 @@ from telegram import (
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     Update,
 )
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
+from telegram.warnings import PTBDeprecationWarning
 
+from bot import metrics
+from bot.adapters.flood import FloodGate, Verdict
 from bot.attachments import Rendered
 from bot.delivery import Blocked, PermanentFailure, TemporaryFailure
 from bot.domain import effects
-from bot.domain.events import Command, Event, Text, Unsupported, command_name, decode_press
+from bot.domain.events import Command, Event, Location, Text, Unsupported, command_name, decode_press
+from bot.logging_setup import log_context, person_hash, redact, set_person_key
+from bot.ratelimit import SendLimiter
 from bot.runtime import Core, Delivery, build_core, build_delivery
 from bot.settings import Settings
 from bot.storage.db import Database
-from bot.storage.repositories import MediaFiles
+from bot.storage.migrations import ensure_current
+from bot.storage.repositories import GroupChats, MediaFiles
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +54,11 @@ CAPTION_LIMIT = 1024
 COMMANDS = (
     ("massage", "Start a guided self-massage session"),
     ("cancel", "Stop the current session"),
+    ("progress", "Your progress chart"),
     ("about", "What a muscle knot is"),
+    ("privacy", "What I keep about you"),
+    ("mydata", "Get everything I keep about you"),
+    ("delete", "Erase everything I keep about you"),
     ("help", "What I can do"),
 )
 UNSUPPORTED_KINDS = (
@@ -76,9 +91,15 @@ def keyboard(message: effects.Message) -> InlineKeyboardMarkup | None:
 class TelegramTransport:
     """Sends a domain message with the Bot API, mapping errors to delivery outcomes."""
 
-    def __init__(self, application: Application, db: Database) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self,
+        application: Application,  # type: ignore[type-arg]
+        db: Database,
+        limiter: SendLimiter | None = None,
+    ) -> None:
         self.application = application
         self.db = db
+        self.limiter = limiter or SendLimiter()
         self._file_ids: dict[str, str] = {}
 
     async def send(self, chat_id: str, message: effects.Message, attachment: Rendered | None = None) -> None:
@@ -87,8 +108,8 @@ class TelegramTransport:
         except Forbidden as exc:
             raise Blocked(exc.message) from exc
         except RetryAfter as exc:
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            seconds = retry_after_seconds(exc)
+            self.limiter.pause(seconds)  # a 429 applies to the whole bot
             raise TemporaryFailure("429 Too Many Requests", retry_after=seconds) from exc
         except BadRequest as exc:
             raise PermanentFailure(exc.message) from exc
@@ -99,9 +120,12 @@ class TelegramTransport:
 
     async def _send(self, chat_id: int, message: effects.Message, attachment: Rendered | None) -> None:
         bot = self.application.bot
-        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = keyboard(message)
+        await self.limiter.acquire(chat_id)
+        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None = keyboard(message)
         if message.ask_location:
             markup = location_keyboard(message)
+        elif message.remove_keyboard and markup is None:
+            markup = ReplyKeyboardRemove()
         if attachment is None:
             await bot.send_message(chat_id=chat_id, text=message.text, reply_markup=markup)
             return
@@ -117,6 +141,7 @@ class TelegramTransport:
         else:
             await self._send_photo(chat_id, attachment, caption, markup if caption_fits else None)
         if not caption_fits:
+            await self.limiter.acquire(chat_id)
             await bot.send_message(chat_id=chat_id, text=message.text, reply_markup=markup)
 
     async def _send_photo(
@@ -124,7 +149,7 @@ class TelegramTransport:
         chat_id: int,
         attachment: Rendered,
         caption: str | None,
-        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None,
+        markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None,
     ) -> None:
         key = attachment.cache_key
         file_id = await self._cached_file_id(key) if key else None
@@ -163,6 +188,14 @@ class TelegramTransport:
         await self.db.run(work)
 
 
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """Telegram's wait in seconds (PTB 22 warns about the int form; read it either way)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+
+
 def location_keyboard(message: effects.Message) -> ReplyKeyboardMarkup:
     """Telegram's "share location" button (a reply keyboard; inline buttons can't ask for it)."""
     labels = [b.label for row in message.buttons for b in row] or ["📍"]
@@ -176,10 +209,28 @@ def event_from_message(message: Message) -> Event:
     if text is not None:
         name = command_name(text)
         return Command(name) if name else Text(text)
+    if message.location is not None and message.venue is None:
+        return Location(latitude=message.location.latitude, longitude=message.location.longitude)
     for kind in UNSUPPORTED_KINDS:
         if getattr(message, kind, None):
             return Unsupported(kind)
     return Unsupported("other")
+
+
+class AckingQueue(asyncio.Queue[object]):
+    """PTB's update queue, but ``put`` returns only once the update was processed.
+
+    PTB's Updater puts a batch of updates in the queue, then asks Telegram for the
+    next batch with an offset that confirms this one. With this queue the offset
+    is sent only after every update of the batch went through its handler (and its
+    transaction committed or was rolled back), so a crash never confirms an
+    update that was not handled: Telegram sends it again, and ``processed_updates``
+    drops it if it had been committed after all.
+    """
+
+    async def put(self, item: object) -> None:
+        await super().put(item)
+        await self.join()
 
 
 @dataclass
@@ -188,12 +239,36 @@ class TelegramBot:
 
     core: Core
     delivery: Delivery
+    flood: FloodGate | None = field(default_factory=FloodGate)  # None: no flood control
+    metrics_server: metrics.MetricsServer | None = None
+    _groups_seen: set[int] = field(default_factory=set)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Gatekeeping (groups, floods, odd updates) in memory, then :meth:`handle` in one transaction."""
         chat = update.effective_chat
         user = update.effective_user
-        if chat is None or user is None or chat.type != ChatType.PRIVATE:
-            return  # groups and channels: see docs/reliability.md
+        if chat is not None and chat.type != ChatType.PRIVATE:
+            await self._private_only(chat.id, context)  # groups and channels: one note, then nothing
+            return
+        if chat is None or user is None or user.id != chat.id:
+            metrics.UPDATES.labels(outcome="ignored").inc()  # a private chat's user is the chat itself
+            return
+        with log_context(update_id=update.update_id, person=person_hash(user.id)):
+            verdict = self.flood.check(user.id) if self.flood is not None else Verdict.PASS
+            if verdict is not Verdict.PASS:
+                metrics.UPDATES.labels(outcome="flood").inc()
+                if verdict is Verdict.NOTICE:
+                    log.info("flood: ignoring updates for a few seconds")
+                    await self._note(context, chat.id, "flood.notice")
+                return
+            with metrics.HANDLER_SECONDS.time():
+                await self.handle(update)
+
+    async def handle(self, update: Update) -> None:
+        """One private-chat update: event → service (one transaction) → button answer → replies."""
+        chat = update.effective_chat
+        user = update.effective_user
+        assert chat is not None and user is not None
         event: Event
         query = update.callback_query
         if query is not None:
@@ -201,28 +276,58 @@ class TelegramBot:
         elif update.message is not None:
             event = event_from_message(update.message)
         else:
-            return  # edited messages, reactions, ...: nothing to do
+            metrics.UPDATES.labels(outcome="ignored").inc()
+            return  # edited messages, reactions, ...: ignored on purpose (docs/reliability.md)
         handled = await self.core.service.handle(
             CHANNEL, str(user.id), str(chat.id), event, update_id=update.update_id
         )
+        metrics.UPDATES.labels(outcome="duplicate" if handled.duplicate else "handled").inc()
         if query is not None:
             try:
                 await query.answer(text=handled.toasts[0] if handled.toasts else None)
             except TelegramError as exc:
                 log.info("could not answer a callback query: %s", type(exc).__name__)
         await self.delivery.deliverer.deliver(handled.replies)
+        await self.delivery.deliverer.send_direct(handled.direct)
         self.delivery.waker.wake_at(handled.scheduled_first)
+
+    async def _note(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, key: str) -> None:
+        """A one-off note sent directly, never a row (flood, groups): best effort."""
+        try:
+            await context.bot.send_message(chat_id, self.core.content.text(key))
+        except TelegramError as exc:
+            log.info("could not send a note key=%s: %s", key, type(exc).__name__)
+
+    async def _private_only(self, chat_id: int, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Say once per group or channel, across restarts, that the bot works in private chats."""
+        metrics.UPDATES.labels(outcome="group").inc()
+        if chat_id in self._groups_seen:
+            return  # known in this process: no database write for a chatty group
+
+        async def work(session: AsyncSession) -> bool:
+            return await GroupChats(session).first_time(str(chat_id))
+
+        first: bool = await self.core.db.run(work)
+        self._groups_seen.add(chat_id)
+        if first:
+            await self._note(context, chat_id, "group.private_only")
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log one line (update id and error type, never message text) and tell the person to retry."""
         update_id = update.update_id if isinstance(update, Update) else None
+        user = update.effective_user if isinstance(update, Update) else None
+        person = person_hash(user.id) if user is not None else None
         error = context.error
+        metrics.UPDATES.labels(outcome="error").inc()
+        metrics.ERRORS.labels(where="update").inc()
         log.error(
-            "update failed update_id=%s error=%s",
+            "update failed update_id=%s person=%s error=%s",
             update_id,
+            person,
             type(error).__name__,
             exc_info=(type(error), error, error.__traceback__) if error is not None else None,
         )
+        await self._tell_admin(context, update_id, person, error)
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is None or chat.type != ChatType.PRIVATE:
             return
@@ -231,17 +336,45 @@ class TelegramBot:
         except TelegramError:
             log.info("could not send the try-again note update_id=%s", update_id)
 
+    async def _tell_admin(
+        self, context: ContextTypes.DEFAULT_TYPE, update_id: int | None, person: str | None, error: object
+    ) -> None:
+        """Report to ``KNOTBOT_ADMIN_CHAT_ID``: ids, error type and where — never text, names or the token."""
+        admin = self.core.settings.admin_chat_id
+        if admin is None:
+            return
+        where = "?"
+        if isinstance(error, BaseException) and error.__traceback__ is not None:
+            frame = traceback.extract_tb(error.__traceback__)[-1]
+            where = f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} in {frame.name}"
+        kind = type(error).__name__
+        note = f"⚠️ update failed update_id={update_id} person={person} error={kind} at {where}"
+        try:
+            await context.bot.send_message(admin, redact(note))
+        except TelegramError as exc:
+            log.info("could not report an error to the admin chat: %s", type(exc).__name__)
+
     async def post_init(self, application: Application) -> None:  # type: ignore[type-arg]
-        if self.core.db.is_sqlite:
-            await self.core.db.create_schema()
+        await ensure_current(self.core.db, migrate=self.core.db.is_sqlite)  # SQLite migrates itself
         await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
         self.delivery.waker.start()
+        assert application.job_queue is not None
+        self.delivery.retention.start(application.job_queue.scheduler)
+        port = self.core.settings.metrics_port
+        if port is not None and self.metrics_server is None:
+            self.metrics_server = metrics.MetricsServer(port)
+            await self.metrics_server.start()
 
     async def post_stop(self, application: Application) -> None:  # type: ignore[type-arg]
+        await self.delivery.retention.stop()
         await self.delivery.waker.stop()
 
     async def post_shutdown(self, application: Application) -> None:  # type: ignore[type-arg]
+        await self.delivery.retention.stop()
         await self.delivery.waker.stop()
+        if self.metrics_server is not None:
+            await self.metrics_server.stop()
+            self.metrics_server = None
         await self.core.db.dispose()
 
 
@@ -252,8 +385,12 @@ def build_application(
     db: Database | None = None,
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
+    polling: bool = True,
 ) -> Application:  # type: ignore[type-arg]
     """The real PTB Application. Tests pass a fake Bot API through ``TELEGRAM_API_URL``."""
+    # PTB 22 reads time spans (RetryAfter.retry_after, ...) as timedelta when this is set, and warns
+    # otherwise; our code accepts both forms, so opt in and keep the logs free of that warning
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     core = core or build_core(settings, db=db)
@@ -261,16 +398,25 @@ def build_application(
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_url)
-        .rate_limiter(AIORateLimiter(max_retries=2))
     )
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
+    if not polling:  # webhook mode: updates come from bot.adapters.webhook, not an Updater
+        builder = builder.updater(None)
+    if polling:  # confirm an offset to Telegram only after its updates were handled (docs/reliability.md)
+        builder = builder.update_queue(AckingQueue())
+    token = settings.telegram_bot_token.get_secret_value()
+    set_person_key(settings.log_salt.get_secret_value() if settings.log_salt else token)
     application = builder.build()
     assert application.job_queue is not None, "install python-telegram-bot[job-queue]"
-    delivery = build_delivery(core, TelegramTransport(application, core.db), application.job_queue.scheduler)
-    bot = TelegramBot(core=core, delivery=delivery)
+    transport = TelegramTransport(
+        application, core.db, SendLimiter(rate=settings.send_rate, chat_burst=settings.chat_burst)
+    )
+    delivery = build_delivery(core, transport, application.job_queue.scheduler)
+    limit = settings.flood_limit
+    bot = TelegramBot(core=core, delivery=delivery, flood=FloodGate(limit=limit) if limit else None)
     application.add_handler(TypeHandler(Update, bot.on_update))
     application.add_error_handler(bot.on_error)
     application.post_init = bot.post_init

@@ -21,6 +21,7 @@ from bot.domain.effects import Button, Message
 from bot.domain.events import Command, Event, Text, command_name, decode_press
 from bot.runtime import Core, build_delivery
 from bot.service import to_datetime
+from bot.storage.migrations import ensure_current
 
 CHANNEL = "terminal"
 LOCAL_ID = "local"
@@ -42,7 +43,8 @@ class TerminalTransport:
             path = self.pictures / attachment.filename
             path.write_bytes(attachment.data)
             lines.append(f"   📎 saved {attachment.kind}: {path.resolve()}")
-        flat = [b for row in message.buttons for b in row]
+        # "share location" is a Telegram keyboard; in a terminal the person types a city instead
+        flat = [] if message.ask_location else [b for row in message.buttons for b in row]
         if flat:
             self.buttons = flat
             lines += [f"   [{i}] {b.label}" for i, b in enumerate(flat, start=1)]
@@ -59,12 +61,13 @@ class TerminalTransport:
 
 async def run_chat(core: Core, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     """Run a terminal conversation until end of input; returns an exit code."""
-    await core.db.create_schema()
+    await ensure_current(core.db, migrate=core.db.is_sqlite)  # SQLite migrates itself
     transport = TerminalTransport(stdout, core.settings.data_dir / "pictures")
     scheduler = AsyncIOScheduler()
     delivery = build_delivery(core, transport, scheduler)
     scheduler.start()
     delivery.waker.start()
+    delivery.retention.start(scheduler)
     stdout.write(
         "Knotbot in your terminal. Type a number to press a button, /help for commands, Ctrl-D to quit.\n"
     )
@@ -74,6 +77,7 @@ async def run_chat(core: Core, stdin: TextIO = sys.stdin, stdout: TextIO = sys.s
         for toast in handled.toasts:
             stdout.write(f"   ({toast})\n")
         await delivery.deliverer.deliver(handled.replies)
+        await delivery.deliverer.send_direct(handled.direct)
         delivery.waker.wake_at(handled.scheduled_first)
 
     loop = asyncio.get_running_loop()
@@ -88,6 +92,7 @@ async def run_chat(core: Core, stdin: TextIO = sys.stdin, stdout: TextIO = sys.s
             await feed(transport.event_for(line))
         await _linger(core, delivery.dispatcher)
     finally:
+        await delivery.retention.stop()
         await delivery.waker.stop()
         scheduler.shutdown(wait=False)
         await core.db.dispose()

@@ -11,8 +11,11 @@ from __future__ import annotations
 import string
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.domain.pictures import Pictures
 
 AREA_IDS: tuple[str, ...] = (
     "neck",
@@ -113,6 +116,25 @@ class SessionRules(Strict):
     stripping_stroke_seconds: int = Field(gt=0)
 
 
+class FollowupRules(Strict):
+    """When follow-ups are sent and when a repeated "about the same" leads to a referral."""
+
+    hydration_after_minutes: int = Field(gt=0)
+    hydration_useful_for_minutes: int = Field(gt=0)
+    check_hour: int = Field(ge=0, le=23)
+    hour_choices: list[int] = Field(min_length=1)
+    repeat_after_days: int = Field(ge=1)
+    same_answers_before_referral: int = Field(ge=1)
+    quiet_start: int = Field(ge=0, le=23)
+    quiet_end: int = Field(ge=0, le=23)
+
+    @model_validator(mode="after")
+    def _hours(self) -> FollowupRules:
+        if any(not 0 <= h <= 23 for h in self.hour_choices):
+            raise ValueError("followups.hour_choices: hours are 0 to 23")
+        return self
+
+
 class WarningPattern(Strict):
     """A warning phrase: every group must match, any term within a group."""
 
@@ -128,9 +150,12 @@ class Content(Strict):
     red_flags: list[RedFlag]
     severities: dict[Severity, str]
     session: SessionRules
+    followups: FollowupRules
+    cities: dict[str, str] = Field(default_factory=dict, description="city name -> IANA zone")
     strings: dict[str, str]
     aliases: dict[str, list[str]] = Field(default_factory=dict)
     warning_phrases: dict[str, list[WarningPattern]] = Field(default_factory=dict)
+    pictures: Pictures
 
     @model_validator(mode="after")
     def _cross_check(self) -> Content:
@@ -160,9 +185,18 @@ class Content(Strict):
         for area_id in self.aliases:
             if area_id not in AREA_IDS:
                 raise ValueError(f"aliases.{area_id}: unknown area")
+        for city, zone in self.cities.items():
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"cities.{city}: unknown time zone {zone!r}") from exc
         for flag_id in self.warning_phrases:
             if flag_id not in flag_ids:
                 raise ValueError(f"warning_phrases.{flag_id}: unknown warning sign")
+        if set(self.pictures.areas) != set(AREA_IDS):
+            missing = sorted(set(AREA_IDS) - set(self.pictures.areas))
+            extra = sorted(set(self.pictures.areas) - set(AREA_IDS))
+            raise ValueError(f"pictures.areas: one picture per area (missing {missing}, unknown {extra})")
         return self
 
     # -- look-ups -------------------------------------------------------------

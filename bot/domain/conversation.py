@@ -8,10 +8,13 @@ returned :mod:`effects <bot.domain.effects>`; the database stores the state.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
+from bot.domain import followups, privacy
 from bot.domain.content import Content, RedFlag, Severity
+from bot.domain.decision import Decision, Env
 from bot.domain.effects import (
     Button,
     Cancel,
@@ -22,11 +25,11 @@ from bot.domain.effects import (
     Reply,
     Schedule,
     SetProfile,
+    ShowProgress,
     Toast,
 )
 from bot.domain.events import BadPress, Command, Event, Location, Press, Text, Unsupported, encode_press
-from bot.domain.matcher import Matcher
-from bot.domain.profile import Profile
+from bot.domain.pictures import describe as describe_picture
 from bot.domain.state import State, Step
 
 HOLD_KEY_PREFIX = "hold:"
@@ -38,25 +41,6 @@ NO_WORDS = frozenset({"no", "n", "nope", "none", "nah", "no thanks", "none of th
 ENDING_SEVERITIES = frozenset(
     {Severity.EMERGENCY, Severity.URGENT, Severity.PROFESSIONAL, Severity.ASK_FIRST}
 )
-
-
-@dataclass(frozen=True)
-class Env:
-    """What ``decide`` may consult besides the state: content, matcher and the clock."""
-
-    content: Content
-    matcher: Matcher
-    now: float  # epoch seconds
-    time_scale: float = 1.0
-    profile: Profile = field(default_factory=Profile)
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The result of one event: the state to store and what to do."""
-
-    state: State
-    effects: tuple[Effect, ...]
 
 
 # -- small helpers ----------------------------------------------------------------
@@ -73,6 +57,12 @@ def _rows(*buttons: Button) -> tuple[tuple[Button, ...], ...]:
 
 def _reply(text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> Reply:
     return Reply(Message(text=text, buttons=buttons))
+
+
+def visible(text: str) -> bool:
+    """Does ``text`` show anything: not only spaces and invisible format characters (zero-width
+    spaces and joiners, direction marks; Unicode category Cf)?"""
+    return any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text)
 
 
 def _normal(text: str) -> str:
@@ -154,6 +144,10 @@ def question(state: State, env: Env) -> Message:
         )
     if step is Step.NEXT:
         return next_question(state, env)
+    if step is Step.TZ_ASK:
+        return followups.tz_question(state, env)
+    if step is Step.TZ_CONFIRM:
+        return followups.tz_candidates_question(state, env)
     # Step.FOLLOWUP
     return Message(
         t("followup.question"),
@@ -274,6 +268,10 @@ def on_text(state: State, text: str, env: Env) -> Decision:
             cands = tuple(c.area for c in result.candidates[:3])
             return ask(state.advance(Step.AREA_CONFIRM, candidates=cands), env)
         return ask(state.advance(Step.AREA, candidates=()), env, _reply(t("area.no_match")))
+    if state.step in (Step.TZ_ASK, Step.TZ_CONFIRM):
+        found = followups.on_tz_text(state, text, env)
+        if found is not None:
+            return found
     if state.step is Step.FOLLOWUP and words in YES_WORDS | NO_WORDS:
         return on_press(state, Press(state.prompt, "fu:yes" if words in YES_WORDS else "fu:no"), env)
     if state.step is Step.HOLDING and not (state.hold_ends_at is not None and env.now >= state.hold_ends_at):
@@ -300,7 +298,15 @@ def on_command(state: State, name: str, env: Env) -> Decision:
         return ask(state, env, _reply(t("help")))
     if name == "about":
         return ask(state, env, _reply(t("about")))
-    return ask(state, env, _reply(t("hint.unknown_command", command=name)))
+    if name == "progress":
+        return ask(state, env, ShowProgress())
+    if name in privacy.COMMANDS:
+        return privacy.on_command(state, name, env, ask)
+    if name == "reminders":
+        menu = followups.reminders_menu(env)
+        return Decision(state, (menu,)) if state.step is Step.IDLE else ask(state, env, menu)
+    # Telegram commands have at most 32 characters: never echo more of what was typed
+    return ask(state, env, _reply(t("hint.unknown_command", command=name[:32])))
 
 
 def on_stale(state: State, press: Press, env: Env) -> Decision:
@@ -311,6 +317,16 @@ def on_stale(state: State, press: Press, env: Env) -> Decision:
 
 
 def on_press(state: State, press: Press, env: Env) -> Decision:
+    if press.action.startswith(privacy.ACTION_PREFIX):
+        return privacy.on_press(state, press, env, ask)
+    if press.action.startswith(followups.ACTION_PREFIX):
+        # follow-up buttons answer messages sent later, whatever the conversation is doing
+        if press.action == followups.ACTION_PREFIX + "massage":
+            return start_session(state, env)
+        found = followups.on_press(state, press.action, env)
+        if found is None:
+            return Decision(state, (Toast(env.content.text("toast.stale")),))
+        return found
     if press.prompt != state.prompt:
         return on_stale(state, press, env)
     handler = PRESS_HANDLERS.get(state.step)
@@ -367,7 +383,9 @@ def _tool_press(state: State, action: str, env: Env) -> Decision | None:
         return None
     tool = env.content.tool(tool_id)
     text = env.content.text("tool.setup", tool=tool.name, area=area.name, setup=setup.setup)
-    return ask(state.advance(Step.TECHNIQUE, tool=tool_id), env, _reply(text))
+    # the picture of where to work; the caption says the same in words, for screen readers
+    shown = Message(f"{text}\n\n{describe_picture(env.content, area.id)}", attachment=f"area:{area.id}")
+    return ask(state.advance(Step.TECHNIQUE, tool=tool_id), env, Reply(shown))
 
 
 def _technique_press(state: State, action: str, env: Env) -> Decision | None:
@@ -520,9 +538,11 @@ def _followup_press(state: State, action: str, env: Env) -> Decision | None:
         return None
     wanted = action == "fu:yes"
     record = RecordFollowups(session=state.session, wanted=wanted, areas=state.areas_done)
-    key = "followup.yes" if wanted else "followup.no"
-    profile = SetProfile(replace(env.profile, followups=wanted))
-    return end_session(state, record, profile, _reply(env.content.text(key)))
+    if wanted:
+        opted = followups.opt_in(state, env)
+        return Decision(opted.state, (record, *opted.effects))
+    profile = SetProfile(replace(env.profile, followups=False))
+    return end_session(state, record, profile, _reply(env.content.text("followup.no")))
 
 
 PRESS_HANDLERS: dict[Step, Callable[[State, str, Env], Decision | None]] = {
@@ -540,6 +560,8 @@ PRESS_HANDLERS: dict[Step, Callable[[State, str, Env], Decision | None]] = {
     Step.RATE_KNOT: _knot_press,
     Step.NEXT: _next_press,
     Step.FOLLOWUP: _followup_press,
+    Step.TZ_ASK: followups.on_tz_press,
+    Step.TZ_CONFIRM: followups.on_tz_press,
 }
 
 
@@ -562,6 +584,8 @@ def is_consistent(state: State, content: Content) -> bool:
     if "hold" in needs and state.hold_seconds not in content.session.hold_seconds:
         return False
     if "intensity" in needs and state.intensity not in INTENSITIES:
+        return False
+    if state.step is Step.TZ_CONFIRM and not state.zones:
         return False
     return not (state.step is Step.AREA_CONFIRM and not state.candidates)
 
@@ -588,7 +612,7 @@ def decide(state: State, event: Event, env: Env) -> Decision:
     if isinstance(event, Command):
         return on_command(state, event.name, env)
     if isinstance(event, Text):
-        if not event.text.strip():
+        if not visible(event.text):
             return ask(state, env, _reply(t("hint.empty")))
         return on_text(state, event.text, env)
     if isinstance(event, Press):
@@ -596,6 +620,9 @@ def decide(state: State, event: Event, env: Env) -> Decision:
     if isinstance(event, BadPress):
         return ask(state, env, Toast(t("toast.stale")), _reply(t("hint.stale")))
     if isinstance(event, Location):
-        return ask(state, env, _reply(t("hint.unsupported")))
+        located = followups.on_location(state, event.latitude, event.longitude, env)
+        if state.step is Step.TZ_ASK:
+            return located
+        return ask(state, env, *located.effects)
     assert isinstance(event, Unsupported)
     return ask(state, env, _reply(t("hint.unsupported")))

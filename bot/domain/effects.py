@@ -24,6 +24,7 @@ class Message:
     # rendered when sent: "area:<id>" (placement picture), "progress" (chart), "mydata" (JSON export)
     attachment: str | None = None
     ask_location: bool = False  # offer Telegram's "share location" keyboard button
+    remove_keyboard: bool = False  # take away a "share location" keyboard shown before
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,16 @@ class RecordRound:
 
 
 @dataclass(frozen=True)
+class RecordCheckin:
+    """An answer to a follow-up check: how the spot feels (the ``n``-th check of that chain)."""
+
+    session: int
+    area: str
+    n: int
+    answer: str
+
+
+@dataclass(frozen=True)
 class RecordFollowups:
     """The person's answer to 'do you want follow-ups?' for the session just finished."""
 
@@ -88,7 +99,32 @@ class RecordFollowups:
     areas: tuple[str, ...] = field(default_factory=tuple)
 
 
-Effect = Reply | Toast | Schedule | Cancel | SetProfile | RecordRound | RecordFollowups
+@dataclass(frozen=True)
+class ForgetPerson:
+    """Erase every row about the person (/delete), then send ``farewell`` directly: its row would
+    be erased too, so it is the one message that is never a scheduled_messages row."""
+
+    farewell: Message
+
+
+@dataclass(frozen=True)
+class ShowProgress:
+    """Send the /progress reply here: the service reads the person's rounds and writes the summary
+    and the chart (or a friendly note when nothing is rated yet), since only it can see the database."""
+
+
+Effect = (
+    Reply
+    | Toast
+    | Schedule
+    | Cancel
+    | SetProfile
+    | RecordRound
+    | RecordCheckin
+    | RecordFollowups
+    | ForgetPerson
+    | ShowProgress
+)
 
 
 def message_to_payload(message: Message) -> dict[str, object]:
@@ -101,6 +137,8 @@ def message_to_payload(message: Message) -> dict[str, object]:
         payload["attachment"] = message.attachment
     if message.ask_location:
         payload["ask_location"] = True
+    if message.remove_keyboard:
+        payload["remove_keyboard"] = True
     return payload
 
 
@@ -114,4 +152,5 @@ def message_from_payload(payload: dict[str, object]) -> Message:
         buttons=buttons,
         attachment=str(attachment) if attachment is not None else None,
         ask_location=bool(payload.get("ask_location", False)),
+        remove_keyboard=bool(payload.get("remove_keyboard", False)),
     )

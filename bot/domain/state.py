@@ -24,6 +24,8 @@ class Step(StrEnum):
     RATE_KNOT = "rate_knot"  # softer / same / worse
     NEXT = "next"  # another round / another spot / finish
     FOLLOWUP = "followup"  # follow-ups yes / no
+    TZ_ASK = "tz_ask"  # share location, or type a city or UTC offset
+    TZ_CONFIRM = "tz_confirm"  # did you mean this time zone?
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,9 @@ class State:
     intensity: str | None = None  # last round: too light / just right / too much
     knot: str | None = None  # last round: softer / same / worse
     areas_done: tuple[str, ...] = field(default_factory=tuple)
+    zones: tuple[
+        str, ...
+    ] = ()  # time-zone candidates of a close call, as shown: "Atlanta (America/New_York)"
 
     def advance(self, step: Step, **changes: Any) -> State:
         """Move to a new question: the step changes and old buttons go stale."""
@@ -54,6 +59,7 @@ class State:
         data["step"] = self.step.value
         data["candidates"] = list(self.candidates)
         data["areas_done"] = list(self.areas_done)
+        data["zones"] = list(self.zones)
         return data
 
     @classmethod
@@ -65,7 +71,7 @@ class State:
         kwargs = {k: v for k, v in data.items() if k in known}
         try:
             kwargs["step"] = Step(kwargs.get("step", Step.IDLE))
-            for name in ("candidates", "areas_done"):
+            for name in ("candidates", "areas_done", "zones"):
                 value = kwargs.get(name, ())
                 if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
                     raise TypeError(name)

@@ -157,6 +157,21 @@ class FollowupChoice(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CheckinAnswer(Base):
+    """An answer to a follow-up check: how the spot felt (better / same / worse / nerve)."""
+
+    __tablename__ = "checkin_answers"
+    __table_args__ = (UniqueConstraint("person_id", "session", "area", "n", name="uq_checkin_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    session: Mapped[int] = mapped_column(Integer)
+    area: Mapped[str] = mapped_column(String(32))
+    n: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ProcessedUpdate(Base):
     """Telegram update ids already handled, so a redelivered update has no double effect."""
 
@@ -174,3 +189,12 @@ class MediaFile(Base):
     cache_key: Mapped[str] = mapped_column(String(128), primary_key=True)
     file_id: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GroupChat(Base):
+    """A group, supergroup or channel the bot was added to: told once that it works in private chats."""
+
+    __tablename__ = "group_chats"
+
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    noticed_at: Mapped[datetime] = mapped_column(default=utcnow)

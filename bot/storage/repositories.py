@@ -11,10 +11,13 @@ from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.progress import RoundRating
 from bot.domain.state import State
 from bot.storage.models import (
+    CheckinAnswer,
     Conversation,
     FollowupChoice,
+    GroupChat,
     MediaFile,
     Person,
     ProcessedUpdate,
@@ -116,6 +119,24 @@ class Records:
 
     def add_round(self, person_id: int, **values: Any) -> None:
         self.session.add(SessionRound(person_id=person_id, **values))
+
+    async def ratings(self, person_id: int) -> list[RoundRating]:
+        """The person's rated rounds, oldest first (for /progress)."""
+        rows = await self.session.execute(
+            select(SessionRound.session, SessionRound.area, SessionRound.knot, SessionRound.created_at)
+            .where(SessionRound.person_id == person_id)
+            .order_by(SessionRound.session, SessionRound.created_at, SessionRound.id)
+        )
+        return [RoundRating(session=s, area=a, knot=k, at=at) for s, a, k, at in rows]
+
+    async def add_checkin(self, person_id: int, session: int, area: str, n: int, answer: str) -> None:
+        """Record an answer; a second tap on the same check is ignored (the first answer stands)."""
+        stmt = _insert_ignoring_conflicts(
+            self.session,
+            CheckinAnswer.__table__,
+            [{"person_id": person_id, "session": session, "area": area, "n": n, "answer": answer}],
+        )
+        await self.session.execute(stmt)
 
     def add_followup_choice(self, person_id: int, session: int, wanted: bool, areas: Sequence[str]) -> None:
         self.session.add(
@@ -264,3 +285,16 @@ class MediaFiles:
             self.session, MediaFile.__table__, [{"cache_key": cache_key, "file_id": file_id}]
         )
         await self.session.execute(stmt)
+
+
+class GroupChats:
+    """Groups and channels the bot was told about; each gets one 'private chats only' note."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def first_time(self, chat_id: str) -> bool:
+        """Remember ``chat_id``; False if it was seen before (the note was already sent)."""
+        stmt = _insert_ignoring_conflicts(self.session, GroupChat.__table__, [{"chat_id": chat_id}])
+        result = await self.session.execute(stmt)
+        return bool(getattr(result, "rowcount", 0))

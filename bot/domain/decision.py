@@ -1,0 +1,36 @@
+"""The inputs besides state and event (:class:`Env`) and the output (:class:`Decision`) of the core."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.domain.content import Content
+from bot.domain.effects import Effect
+from bot.domain.matcher import Matcher
+from bot.domain.profile import Profile
+from bot.domain.state import State
+from bot.domain.timezones import ZoneMatcher
+
+
+@dataclass(frozen=True)
+class Env:
+    """What ``decide`` may consult besides the state: content, matchers, the clock, the profile."""
+
+    content: Content
+    matcher: Matcher
+    now: float  # epoch seconds
+    time_scale: float = 1.0
+    profile: Profile = field(default_factory=Profile)
+    zones: ZoneMatcher | None = None
+    # latitude, longitude -> IANA zone name (an offline lookup injected by the runtime)
+    locate_tz: Callable[[float, float], str | None] | None = None
+    retention_days: int = 180  # session details older than this are pruned (told by /privacy)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The result of one event: the state to store and what to do."""
+
+    state: State
+    effects: tuple[Effect, ...]

@@ -1,0 +1,65 @@
+"""Stay under Telegram's send limits: about 30 messages/s per bot and about 1/s per chat.
+
+Two leaky buckets from ``aiolimiter``:
+
+* bot-wide, a bucket of one refilled every ``1/rate`` seconds, so that no
+  sliding one-second window ever holds more than ``rate`` sends (a bucket the
+  size of ``rate`` would allow a burst of 30 plus 30 more within one second);
+* per chat, a bucket of ``chat_burst`` (KNOTBOT_CHAT_BURST, default 4) refilled
+  at one per second: a reply of a few short messages goes out at once, a longer
+  run slows to 1/s.
+
+A 429 from Telegram pauses every send for its ``retry_after`` (it applies to
+the whole bot). This limits one process; several replicas share the budget
+by running one dispatcher at a time (see docs/deploy.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+
+from aiolimiter import AsyncLimiter
+
+BOT_RATE = 28.0  # a little under Telegram's ~30/s
+CHAT_BURST = 4
+CHAT_LIMITERS_KEPT = 10_000
+
+
+class SendLimiter:
+    """Await :meth:`acquire` before each send to a chat."""
+
+    def __init__(self, rate: float = BOT_RATE, chat_burst: int = CHAT_BURST) -> None:
+        self.rate = rate
+        self.chat_burst = chat_burst
+        self._bot = AsyncLimiter(1, 1.0 / rate)
+        self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()
+        self._paused_until = 0.0
+
+    def _chat(self, chat_id: int) -> AsyncLimiter:
+        limiter = self._chats.pop(chat_id, None) or AsyncLimiter(self.chat_burst, self.chat_burst)
+        self._chats[chat_id] = limiter  # most recently used last
+        while len(self._chats) > CHAT_LIMITERS_KEPT:
+            self._chats.popitem(last=False)
+        return limiter
+
+    async def acquire(self, chat_id: int) -> None:
+        while (wait := self._paused_until - time.monotonic()) > 0:  # noqa: ASYNC110 - a pause may grow
+            await asyncio.sleep(wait)
+        await self._chat(chat_id).acquire()
+        await self._bot.acquire()
+
+    def pause(self, seconds: float) -> None:
+        """Telegram said 429: hold every send for ``seconds``."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+
+class NoLimit(SendLimiter):
+    """For benchmarks of the dispatcher itself."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    async def acquire(self, chat_id: int) -> None:
+        return None

@@ -1,0 +1,1 @@
+"""Alembic revision scripts, chained by ``down_revision`` (see ``bot.storage.migrations``)."""

@@ -1,0 +1,372 @@
+"""Follow-ups in the pure core: time zones, quiet hours and DST, opting in, the next-day check, /reminders."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.domain.content import Content
+from bot.domain.decision import Decision, Env
+from bot.domain.effects import Cancel, RecordCheckin, Reply, Schedule, SetProfile
+from bot.domain.events import Location, Press
+from bot.domain.matcher import Matcher
+from bot.domain.profile import Profile
+from bot.domain.state import Step
+from bot.domain.timezones import ZoneMatcher
+from bot.domain.timing import (
+    days_later_at,
+    in_quiet_hours,
+    local_at,
+    next_allowed,
+    parse_offset,
+    zone,
+)
+from tests.conftest import CoreDriver, core_reply_text
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+# -- timing: offsets, quiet hours, DST --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("UTC+2", "UTC+02:00"),
+        ("+05:30", "UTC+05:30"),
+        ("gmt-8", "UTC-08:00"),
+        ("UTC", "UTC+00:00"),
+        ("utc+14", "UTC+14:00"),
+        ("UTC+15", None),
+        ("+5:17", None),
+        ("Berlin", None),
+    ],
+)
+def test_parse_offset(text: str, expected: str | None) -> None:
+    assert parse_offset(text) == expected
+
+
+def test_fixed_offset_zone() -> None:
+    assert utc(2026, 1, 1, 12).astimezone(zone("UTC+05:30")).strftime("%H:%M") == "17:30"
+    with pytest.raises(ValueError):
+        zone("Mars/Olympus_Mons")
+
+
+def test_quiet_hours_wrap_midnight() -> None:
+    profile = Profile(tz="Europe/Berlin")  # quiet 21:00-08:00
+    assert in_quiet_hours(utc(2026, 1, 10, 20, 30), profile)  # 21:30 Berlin (UTC+1)
+    assert in_quiet_hours(utc(2026, 1, 10, 6, 59), profile)  # 07:59
+    assert not in_quiet_hours(utc(2026, 1, 10, 7, 0), profile)  # 08:00
+    assert not in_quiet_hours(utc(2026, 1, 10, 19, 59), profile)  # 20:59
+    assert not in_quiet_hours(utc(2026, 1, 10, 23), Profile(tz="Europe/Berlin", quiet_start=0, quiet_end=0))
+
+
+def test_next_allowed_moves_to_the_end_of_quiet_hours() -> None:
+    profile = Profile(tz="Europe/Berlin")
+    assert next_allowed(utc(2026, 1, 10, 22), profile) == utc(2026, 1, 11, 7)  # 23:00 → 08:00 next day
+    assert next_allowed(utc(2026, 1, 11, 2), profile) == utc(2026, 1, 11, 7)  # 03:00 → 08:00 same day
+    assert next_allowed(utc(2026, 1, 11, 9), profile) == utc(2026, 1, 11, 9)  # not quiet: unchanged
+
+
+def test_next_day_check_is_at_ten_local_across_spring_forward() -> None:
+    profile = Profile(tz="Europe/Berlin", hour=10)
+    # Saturday 28 March 2026, 20:00 CET; clocks go forward that night
+    due = days_later_at(utc(2026, 3, 28, 19), 1, profile)
+    assert due == utc(2026, 3, 29, 8)  # 10:00 CEST = 08:00 UTC
+    assert due.astimezone(BERLIN).hour == 10
+
+
+def test_next_day_check_is_at_ten_local_across_fall_back() -> None:
+    profile = Profile(tz="America/New_York", hour=10)
+    due = days_later_at(utc(2026, 10, 31, 22), 1, profile)  # 18:00 EDT on 31 Oct; 1 Nov clocks fall back
+    assert due == utc(2026, 11, 1, 15)  # 10:00 EST = 15:00 UTC
+    assert due.astimezone(ZoneInfo("America/New_York")).hour == 10
+
+
+def test_quiet_hours_end_is_correct_on_the_dst_night() -> None:
+    profile = Profile(tz="Europe/Berlin")
+    # 23:30 CET on 28 March: quiet until 08:00 CEST on 29 March = 06:00 UTC
+    assert next_allowed(utc(2026, 3, 28, 22, 30), profile) == utc(2026, 3, 29, 6)
+
+
+def test_a_missing_local_hour_moves_forward() -> None:
+    assert local_at(date(2026, 3, 29), 2, BERLIN) == utc(2026, 3, 29, 1)  # 02:00 does not exist: 03:00 CEST
+
+
+def test_check_hour_inside_quiet_hours_is_moved_unless_quiet_hours_are_off() -> None:
+    early = Profile(tz="Europe/Berlin", hour=7)
+    assert days_later_at(utc(2026, 1, 10, 12), 1, early) == utc(2026, 1, 11, 7)  # 08:00 Berlin
+    no_quiet = dataclasses.replace(early, quiet_start=0, quiet_end=0)
+    assert days_later_at(utc(2026, 1, 10, 12), 1, no_quiet) == utc(2026, 1, 11, 6)  # 07:00 Berlin
+
+
+# -- typed time zones ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def zones(core_content: Content) -> ZoneMatcher:
+    return ZoneMatcher(core_content.cities)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Berlin", "Europe/Berlin"),
+        ("berln", "Europe/Berlin"),
+        ("I live in Munich", "Europe/Berlin"),
+        ("são paulo", "America/Sao_Paulo"),
+        ("new york", "America/New_York"),
+        ("Europe/Paris", "Europe/Paris"),
+        ("mumbai", "Asia/Kolkata"),
+        ("UTC+2", "UTC+02:00"),
+    ],
+)
+def test_zone_matcher_confident(zones: ZoneMatcher, text: str, expected: str) -> None:
+    assert zones.match(text).zone == expected
+
+
+@pytest.mark.parametrize("text", ["pizza", "", "🙂", "12345"])
+def test_zone_matcher_nothing(zones: ZoneMatcher, text: str) -> None:
+    found = zones.match(text)
+    assert found.zone is None and not found.candidates
+
+
+# -- the conversation ------------------------------------------------------------------------
+
+
+class Person(CoreDriver):
+    """A CoreDriver whose profile follows the SetProfile effects, as the database would."""
+
+    def send(self, event):  # type: ignore[no-untyped-def]
+        decision: Decision = super().send(event)
+        for effect in decision.effects:
+            if isinstance(effect, SetProfile):
+                self.env = dataclasses.replace(self.env, profile=effect.profile)
+        return decision
+
+
+def at(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+@pytest.fixture
+def person(core_content: Content, core_matcher: Matcher) -> Person:
+    env = Env(
+        core_content,
+        core_matcher,
+        now=at(utc(2026, 3, 28, 13)),  # Saturday 14:00 in Berlin, the day before DST starts
+        zones=ZoneMatcher(core_content.cities),
+        locate_tz=lambda lat, lon: "Europe/Berlin" if (lat, lon) == (52.5, 13.4) else None,
+    )
+    return Person(env)
+
+
+def finish_session(p: Person) -> Decision:
+    p.command("massage")
+    p.press("None of these")
+    p.text("between my shoulder blades")
+    p.press("Found it")
+    p.press("Ball")
+    p.press("Steady pressure")
+    p.press("30 s")
+    p.press("Start")
+    p.send(Press(p.state.prompt, "int:right"))
+    p.press("Softer")
+    p.press("Finish")
+    return p.press("Yes, check in")
+
+
+def schedules(decision: Decision) -> list[Schedule]:
+    return [e for e in decision.effects if isinstance(e, Schedule)]
+
+
+def test_opting_in_asks_the_time_zone_once_then_schedules(person: Person) -> None:
+    d = finish_session(person)
+    assert d.state.step is Step.TZ_ASK
+    assert not schedules(d)
+    ask = [e.message for e in d.effects if isinstance(e, Reply)][-1]
+    assert ask.ask_location
+    d = person.text("Berlin")
+    assert d.state.step is Step.IDLE and d.state.areas_done == ()
+    assert person.env.profile == Profile(followups=True, tz="Europe/Berlin")
+    hydration, check = schedules(d)
+    assert hydration.kind == "hydration" and hydration.delay == 90 * 60
+    assert hydration.key == f"fu:hyd:{d.state.session}"
+    # the next day at 10:00 Berlin, which is summer time already: 08:00 UTC on 29 March
+    assert (
+        check.kind == "checkin"
+        and check.delay == (utc(2026, 3, 29, 8) - utc(2026, 3, 28, 13)).total_seconds()
+    )
+    assert "upper back" in check.message.text
+    text = core_reply_text(d)
+    assert "Europe/Berlin" in text and "15:30" in text and "10:00" in text
+    # the second time, no question: straight to scheduling
+    d = finish_session(person)
+    assert d.state.step is Step.IDLE
+    assert len(schedules(d)) == 2
+
+
+def test_time_scale_shortens_every_follow_up_wait(person: Person) -> None:
+    person.env = dataclasses.replace(person.env, time_scale=0.01)
+    finish_session(person)
+    hydration, check = schedules(person.text("Berlin"))
+    assert hydration.delay == pytest.approx(90 * 60 * 0.01)
+    assert check.delay == pytest.approx(19 * 3600 * 0.01)
+
+
+def test_location_finds_the_zone_and_is_not_kept(person: Person) -> None:
+    finish_session(person)
+    d = person.send(Location(52.5, 13.4))
+    assert person.env.profile.tz == "Europe/Berlin"
+    assert any(isinstance(e, Reply) and e.message.remove_keyboard for e in d.effects)
+    assert "latitude" not in str(d.state.to_json())
+
+
+def test_location_at_sea_asks_again(person: Person) -> None:
+    finish_session(person)
+    d = person.send(Location(0.0, -30.0))
+    assert d.state.step is Step.TZ_ASK and person.env.profile.tz is None
+    assert "couldn't find a time zone" in core_reply_text(d)
+
+
+def test_unknown_city_asks_again_and_offset_works(person: Person) -> None:
+    finish_session(person)
+    d = person.text("Xyzzyqq")
+    assert d.state.step is Step.TZ_ASK
+    d = person.text("Atlantis")  # a near miss is a question, not a guess
+    assert d.state.step is Step.TZ_CONFIRM and "Atlanta" in str(d.effects[-1])
+    person.press("None of those")
+    d = person.text("UTC+2")
+    assert person.env.profile.tz == "UTC+02:00" and d.state.step is Step.IDLE
+
+
+def test_close_call_offers_candidates(person: Person) -> None:
+    finish_session(person)
+    state = person.state.advance(Step.TZ_CONFIRM, zones=("Europe/Berlin", "Europe/Busingen"))
+    person.state = state
+    d = person.send(Press(state.prompt, "tz:1"))
+    assert person.env.profile.tz == "Europe/Busingen" and d.state.step is Step.IDLE
+
+
+def test_hydration_inside_quiet_hours_is_skipped(person: Person) -> None:
+    person.env = dataclasses.replace(person.env, now=at(utc(2026, 3, 28, 19)))  # 20:00 Berlin
+    finish_session(person)
+    d = person.text("Berlin")
+    assert [s.kind for s in schedules(d)] == ["checkin"]
+
+
+def check_press(check: Schedule, answer: str) -> Press:
+    for row in check.message.buttons:
+        for button in row:
+            if button.data.endswith(f":{answer}"):
+                from bot.domain.events import decode_press
+
+                press = decode_press(button.data)
+                assert isinstance(press, Press)
+                return press
+    raise AssertionError(answer)
+
+
+def first_check(person: Person) -> Schedule:
+    finish_session(person)
+    return next(s for s in schedules(person.text("Berlin")) if s.kind == "checkin")
+
+
+@pytest.mark.parametrize(
+    ("answer", "needle"),
+    [
+        ("better", "keep your upper back that way"),
+        ("worse", "physical therapist or physician"),
+        ("nerve", "emergency number"),
+    ],
+)
+def test_check_answers(person: Person, answer: str, needle: str) -> None:
+    check = first_check(person)
+    d = person.send(check_press(check, answer))
+    assert needle in core_reply_text(d)
+    assert RecordCheckin(session=person.state.session, area="upper_back", n=0, answer=answer) in d.effects
+    assert not schedules(d)
+
+
+def test_same_twice_leads_to_a_referral(person: Person) -> None:
+    check = first_check(person)
+    d = person.send(check_press(check, "same"))
+    repeat = schedules(d)
+    assert len(repeat) == 1 and repeat[0].key.endswith(":1")
+    assert repeat[0].delay > 2 * 86400  # three days later at 10:00
+    assert "Start a session" in [b.label for row in d.effects[1].message.buttons for b in row]  # type: ignore[union-attr]
+    d = person.send(check_press(repeat[0], "same"))
+    assert "persists despite self-treatment" in core_reply_text(d)
+    assert "dry needling" in core_reply_text(d)
+    assert not schedules(d)
+
+
+def test_check_buttons_work_in_the_middle_of_another_session(person: Person) -> None:
+    check = first_check(person)
+    person.command("massage")
+    step = person.state.step
+    d = person.send(check_press(check, "better"))
+    assert d.state.step is step  # the session goes on
+    assert any(isinstance(e, RecordCheckin) for e in d.effects)
+
+
+def test_stop_reminders_button(person: Person) -> None:
+    check = first_check(person)
+    stop = next(b for row in check.message.buttons for b in row if b.label == "Stop reminders")
+    from bot.domain.events import decode_press
+
+    d = person.send(decode_press(stop.data))
+    assert Cancel("fu:") in d.effects
+    assert person.env.profile.followups is False
+
+
+def test_reminders_menu_changes_hour_zone_and_quiet_hours(person: Person) -> None:
+    first_check(person)
+    d = person.command("reminders")
+    text = core_reply_text(d)
+    assert "Europe/Berlin" in text and "10:00" in text and "21:00 to 08:00" in text
+    person.press("Change the time")
+    person.press("18:00")
+    assert person.env.profile.hour == 18
+    person.command("reminders")
+    person.press("Quiet hours on/off")
+    assert person.env.profile.quiet_start == person.env.profile.quiet_end
+    person.command("reminders")
+    person.press("Quiet hours on/off")
+    assert (person.env.profile.quiet_start, person.env.profile.quiet_end) == (21, 8)
+    person.command("reminders")
+    d = person.press("Change time zone")
+    assert d.state.step is Step.TZ_ASK
+    person.text("Tokyo")
+    assert person.env.profile.tz == "Asia/Tokyo"
+    person.command("reminders")
+    person.press("Turn reminders off")
+    assert not person.env.profile.followups
+    person.command("reminders")
+    d = person.press("Turn reminders on")
+    assert person.env.profile.followups and "on" in core_reply_text(d)
+
+
+def test_saying_no_schedules_nothing(person: Person) -> None:
+    person.command("massage")
+    person.press("None of these")
+    person.text("calves")
+    for label in ("Found it", "Foam roller", "Steady pressure", "30 s", "Start"):
+        person.press(label)
+    person.send(Press(person.state.prompt, "int:right"))
+    person.press("Softer")
+    person.press("Finish")
+    d = person.press("No, thanks")
+    assert not schedules(d) and person.env.profile.followups is False
+
+
+def test_late_time_math_does_not_depend_on_the_host_zone(person: Person) -> None:
+    assert days_later_at(utc(2026, 6, 1, 23, 30), 1, Profile(tz="Asia/Tokyo")) == utc(2026, 6, 3, 1)
+    assert timedelta(0) < days_later_at(utc(2026, 6, 1), 1, Profile()) - utc(2026, 6, 1)

@@ -1,0 +1,195 @@
+"""Webhook mode in-process: uvicorn serving the real Starlette app, the fake Bot API POSTing updates.
+
+Checks the contract of ``knotbot webhook``: setWebhook on start (URL, secret,
+allowed updates, optional drop of pending updates), the secret header (missing
+or wrong: 403 and nothing processed), ``/healthz``, and a conversation that
+runs through webhook deliveries on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+import pytest
+import uvicorn
+from sqlalchemy import func, select
+
+from bot.adapters.webhook import SECRET_HEADER, WebhookServer
+from bot.settings import Settings
+from bot.storage.db import Database
+from bot.storage.models import ProcessedUpdate
+from tests.fakebotapi import FakeBotAPI
+
+SECRET = "s3cret-Webhook_token"
+PATH = "/telegram/hook-7d1c"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[WebhookServer]:
+    """Run the webhook app under uvicorn on 127.0.0.1 until the block ends."""
+    server = WebhookServer(settings)
+    config = uvicorn.Config(
+        server.app,
+        host="127.0.0.1",
+        port=settings.listen_port,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+    )
+    uv = uvicorn.Server(config)
+    task = asyncio.create_task(uv.serve())
+    async with asyncio.timeout(20):
+        while not uv.started:
+            if task.done():
+                task.result()
+                raise AssertionError("uvicorn stopped during start-up")
+            await asyncio.sleep(0.02)
+    try:
+        yield server
+    finally:
+        uv.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[FakeBotAPI]:
+    async with FakeBotAPI() as fake:
+        yield fake
+
+
+@pytest.fixture
+def make_settings(api: FakeBotAPI, database: Database) -> Callable[..., Settings]:
+    """Settings for one replica on the test's database (already at the newest migration)."""
+    database_url = database.url.render_as_string(hide_password=False)
+
+    def make(**overrides: Any) -> Settings:
+        port = free_port()
+        values: dict[str, Any] = {
+            "telegram_bot_token": "123456:TEST-TOKEN-not-real",
+            "telegram_api_url": api.base_url,
+            "database_url": database_url,
+            "time_scale": 0.01,
+            "dispatch_poll_seconds": 0.5,
+            "webhook_url": f"http://127.0.0.1:{port}{PATH}",
+            "webhook_secret": SECRET,
+            "listen_host": "127.0.0.1",
+            "listen_port": port,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+def _update(update_id: int, user_id: int, text: str) -> dict[str, Any]:
+    user = {"id": user_id, "is_bot": False, "first_name": "Eve"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 1,
+            "from": user,
+            "chat": {"id": user_id, "type": "private", "first_name": "Eve"},
+            "date": 1_800_000_000,
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(text)}],
+        },
+    }
+
+
+async def _processed(url: str) -> int:
+    db = Database(url)
+    try:
+        async with db.transaction() as session:
+            return int(
+                (await session.execute(select(func.count()).select_from(ProcessedUpdate))).scalar_one()
+            )
+    finally:
+        await db.dispose()
+
+
+async def test_missing_or_wrong_secret_is_refused_and_nothing_processed(
+    api: FakeBotAPI, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings()
+    url = settings.webhook_url
+    assert url is not None
+    async with serving(settings), aiohttp.ClientSession() as http:
+        body = json.dumps(_update(900, 4242, "/start"))
+        for headers in (
+            {},
+            {SECRET_HEADER: "wrong"},
+            {SECRET_HEADER: ""},
+            {SECRET_HEADER: SECRET + "x"},
+            {SECRET_HEADER.lower(): SECRET[:-1]},
+        ):
+            async with http.post(
+                url, data=body, headers={"Content-Type": "application/json", **headers}
+            ) as r:
+                assert r.status == 403, headers
+        async with http.get(url) as r:  # only POST is routed
+            assert r.status == 405
+        await asyncio.sleep(0.3)
+        assert api.calls_to("sendMessage") == []
+        assert await _processed(settings.database_url) == 0
+        # the right secret is accepted and processed before the answer comes back
+        headers = {"Content-Type": "application/json", SECRET_HEADER: SECRET}
+        async with http.post(url, data=body, headers=headers) as r:
+            assert r.status == 200
+        assert await _processed(settings.database_url) == 1
+        assert [c.params["chat_id"] for c in api.calls_to("sendMessage")][:1] == [4242]
+        async with http.post(url, data="not json", headers=headers) as r:
+            assert r.status == 400
+
+
+async def test_set_webhook_on_start_and_healthz(
+    api: FakeBotAPI, make_settings: Callable[..., Settings]
+) -> None:
+    ann = api.user(1001, "Ann")
+    await ann.send_command("start")  # queued while the bot was down; dropped on request
+    settings = make_settings(webhook_drop_pending=True)
+    async with serving(settings), aiohttp.ClientSession() as http:
+        call = api.calls_to("setWebhook")[-1]
+        assert call.params["url"] == settings.webhook_url
+        assert call.params["secret_token"] == SECRET
+        assert set(call.params["allowed_updates"]) >= {"message", "callback_query", "my_chat_member"}
+        assert call.params["drop_pending_updates"] is True
+        assert api.pending_updates == []
+        assert api.webhook_secret == SECRET
+        async with http.get(f"http://127.0.0.1:{settings.listen_port}/healthz") as r:
+            assert r.status == 200
+            assert (await r.json())["status"] == "ok"
+    assert "TEST-TOKEN" not in json.dumps([c.params for c in api.calls])
+
+
+async def test_a_session_runs_over_webhook_deliveries(
+    api: FakeBotAPI, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings()
+    async with serving(settings):
+        api.start_webhook_delivery()
+        bo = api.user(2002, "Bo")
+        await bo.send_command("start")
+        await bo.wait_for("Tap Begin")
+        await bo.press("Begin")
+        await bo.wait_for("Do any of these apply")
+        await bo.press("None of these")
+        await bo.wait_for("Where is the knot?")
+        await bo.send_text("my traps are killing me")
+        await bo.wait_for("Got it: Upper shoulders")
+        await bo.wait_idle()
+    assert api.webhook_deliveries and all(d.ok for d in api.webhook_deliveries)
+    assert {d.target for d in api.webhook_deliveries} == {settings.webhook_url}
+    api.assert_no_server_errors()
