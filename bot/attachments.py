@@ -1,9 +1,14 @@
 """Pictures and files that go with a message, rendered when the message is sent.
 
-A message names its attachment with a short spec (``"area:upper_back"``,
+A message names its attachment with a short spec (``"area:upper_back:ball"``,
 ``"progress"``, ``"mydata"``); the spec is stored in the scheduled_messages row
 and a renderer registered for its prefix turns it into bytes at send time, so
-a chart or an export always shows the data as it is when it is sent.
+a chart or an export always shows the data as it is when it is sent. The
+renderer gets everything after the first ``:`` (``"upper_back:ball"``).
+
+Telegram's ``file_id`` is reused by :attr:`Rendered.cache_key`, so a renderer
+that sets one must make it cover the whole spec (and what is drawn): two specs
+that show different things must never share a key.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ class Rendered:
 
 
 Renderer = Callable[[int, str], Awaitable[Rendered]]
-"""``await renderer(person_id, argument)``: the argument is what follows ``prefix:`` in the spec."""
+"""``await renderer(person_id, argument)``: the argument is everything after ``prefix:`` in the spec
+(it may hold more ``:``)."""
 
 
 class UnknownAttachment(KeyError):

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from bot.content_loader import ContentError, load_content
 from bot.settings import Settings, SettingsError, load_settings
+from bot.storage.db import DatabaseUnavailable
 from bot.storage.migrations import SchemaError
 
 log = logging.getLogger("knotbot")
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ContentError as exc:
         print(f"knotbot: content error: {exc}", file=sys.stderr)
         return 1
-    except SchemaError as exc:
+    except (SchemaError, DatabaseUnavailable) as exc:
         print(f"knotbot: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -88,6 +89,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from bot.adapters.terminal import run_chat
         from bot.runtime import build_core
 
+        asyncio.run(_check_schema(settings))
         if command == "run":
             log.info("TELEGRAM_BOT_TOKEN is not set: chatting in the terminal")
         return asyncio.run(run_chat(build_core(settings)))
@@ -100,12 +102,12 @@ async def _db_upgrade(settings: Settings) -> int:
 
     db = Database(settings.database_url)
     try:
+        await db.probe()
         await upgrade(db)
         revisions = await current_revisions(db)
     finally:
         await db.dispose()
-    where = db.url.render_as_string(hide_password=True)
-    print(f"database schema up to date at revision {', '.join(sorted(revisions))} ({where})")
+    print(f"database schema up to date at revision {', '.join(sorted(revisions))} ({db.safe_url})")
     return 0
 
 
@@ -119,18 +121,23 @@ async def _db_revision(message: str) -> int:
 
 
 async def _check_schema(settings: Settings) -> None:
-    """Refuse to start on a schema that is behind (SQLite migrates itself instead)."""
+    """Refuse to start on a database that cannot be opened or whose schema is behind.
+
+    A SQLite schema that is behind is migrated instead.
+    """
     from bot.storage.db import Database
     from bot.storage.migrations import ensure_current
 
     db = Database(settings.database_url)
     try:
+        await db.probe()
         await ensure_current(db, migrate=db.is_sqlite)
     finally:
         await db.dispose()
 
 
 def _run_webhook(settings: Settings) -> int:
+    from bot.adapters.telegram import StartupError
     from bot.adapters.webhook import WebhookConfigError, check_settings, serve
 
     try:
@@ -139,16 +146,26 @@ def _run_webhook(settings: Settings) -> int:
         print(f"knotbot: {exc}", file=sys.stderr)
         return 2
     asyncio.run(_check_schema(settings))
-    return serve(settings)
+    try:
+        return serve(settings)  # waits for Telegram at start-up (bot.adapters.telegram.retry_startup)
+    except StartupError as exc:  # a rejected token: one line, no traceback
+        print(f"knotbot: {exc}", file=sys.stderr)
+        return 2
 
 
 def _run_telegram(settings: Settings) -> int:
     from telegram import Update
 
-    from bot.adapters.telegram import build_application
+    from bot.adapters.telegram import StartupError, build_application
 
     asyncio.run(_check_schema(settings))
     application = build_application(settings)
     log.info("polling Telegram")
-    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    try:
+        # getMe and setMyCommands wait for Telegram (bot.adapters.telegram.retry_startup);
+        # bootstrap_retries=-1: so does deleteWebhook before the first getUpdates
+        application.run_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1)
+    except StartupError as exc:  # a rejected token: one line, no traceback
+        print(f"knotbot: {exc}", file=sys.stderr)
+        return 2
     return 0

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -24,18 +26,32 @@ from bot import metrics
 from bot.attachments import Attachments, Rendered
 from bot.domain.content import Content
 from bot.domain.effects import Message, message_from_payload
-from bot.domain.timing import next_allowed
+from bot.domain.followups import (
+    CHECKIN,
+    DROP,
+    HYDRATION,
+    MOVE,
+    LateVerdict,
+    check_prefix_of,
+    fold_into_check,
+    late_followup,
+)
 from bot.service import Outgoing, to_datetime
 from bot.storage.db import Database
 from bot.storage.leader import Leader, SoleLeader
+from bot.storage.models import Person, ScheduledMessage
 from bot.storage.repositories import CANCELLED, DROPPED, FAILED, SENT, People
 from bot.storage.repositories import Schedule as ScheduleRepo
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
+# a send that fails for a passing reason (Telegram unreachable, 5xx, 429) is tried again with
+# capped backoff for this long after the message was first due, then marked failed; hold prompts
+# stop much earlier, dropped as late (their late_after), and follow-ups are reworded when late
+RETRY_FOR = timedelta(hours=24)
+AFTER_EARLIER = timedelta(milliseconds=1)  # a held-back message is due just after the one it waits for
 HOLD_PROMPT = "hold_prompt"
-FOLLOWUP_KINDS = frozenset({"hydration", "checkin"})
+FOLLOWUP_KINDS = frozenset({HYDRATION, CHECKIN})
 DISPATCH_BATCH = 50
 DISPATCH_LEASE = timedelta(seconds=180)
 
@@ -77,10 +93,12 @@ class Deliverer:
         *,
         clock: Callable[[], float] = time.time,
         attachments: Attachments | None = None,
+        lease: timedelta = timedelta(seconds=90),
     ) -> None:
         self.db = db
         self.transport = transport
         self.clock = clock
+        self.lease = lease  # a claim with less than half of this left is renewed before sending
         self.attachments = attachments or Attachments()
         self.on_retry: Callable[[datetime], None] | None = None  # the waker, set by the runtime
 
@@ -93,6 +111,12 @@ class Deliverer:
             if row.person_id in held:
                 await self._hold_back(row, held[row.person_id])
                 continue
+            if not await self._still_ours(row):
+                # the lease ran out before this process got to it (an overloaded process) and
+                # another one claimed the row: it sends it, so sending here too would double it
+                log.info("claim expired before sending; left to its new owner kind=%s", row.kind)
+                metrics.record_outcome("claim_lost", retried=False)
+                continue
             outcome, error, retry_after = await self._send(row)
             if outcome == "blocked":
                 blocked.add(row.person_id)
@@ -102,12 +126,32 @@ class Deliverer:
                 if self.on_retry is not None:
                     self.on_retry(due)
 
+    async def _still_ours(self, row: Outgoing) -> bool:
+        """True if this process still holds the row's claim, renewing the lease when it is old.
+
+        A fresh claim (the usual case: replies go out milliseconds after their commit) costs
+        nothing; one with less than half a lease left is extended in one conditional UPDATE,
+        which fails if another process has re-claimed the row meanwhile.
+        """
+        if row.claimed_until is None:
+            return True
+        now = to_datetime(self.clock())
+        if row.claimed_until - now >= self.lease / 2:
+            return True
+        lease_until = now + self.lease
+
+        async def work(session: AsyncSession) -> bool:
+            return await ScheduleRepo(session).renew(row.row_id, lease_until, attempt=row.attempt)
+
+        renewed: bool = await self.db.run(work)
+        return renewed
+
     async def _hold_back(self, row: Outgoing, due: datetime) -> None:
         """Keep one person's messages in order: wait behind the earlier one being retried."""
 
         async def work(session: AsyncSession) -> None:
             await ScheduleRepo(session).retry_later(
-                row.row_id, due, "after an earlier message", attempt=row.attempt
+                row.row_id, due, "after an earlier message", attempt=row.attempt, keep_first_due=True
             )
 
         await self.db.run(work)
@@ -149,11 +193,13 @@ class Deliverer:
                 await schedule.cancel_all(row.person_id)
                 log.info("person blocked the bot; follow-ups cancelled", extra={"person": row.person_id})
             elif outcome == "retry":
-                if row.attempt >= MAX_ATTEMPTS:
+                if now - (row.first_due or now) >= RETRY_FOR:
                     await schedule.settle(row.row_id, FAILED, now, error, attempt=row.attempt)
                 else:
                     due = now + timedelta(seconds=max(retry_after or 0.0, backoff(row.attempt)))
-                    await schedule.retry_later(row.row_id, due, error or "", attempt=row.attempt)
+                    await schedule.retry_later(
+                        row.row_id, due, error or "", attempt=row.attempt, keep_first_due=True
+                    )
                     return due
             else:
                 await schedule.settle(row.row_id, FAILED, now, error, attempt=row.attempt)
@@ -173,7 +219,12 @@ class Deliverer:
 
 
 class Dispatcher:
-    """Claims due rows and hands them to the deliverer; drops prompts that became pointless."""
+    """Claims due rows and hands them to the deliverer; drops prompts that became pointless.
+
+    A follow-up that comes due late is sent, reworded, moved out of quiet hours or
+    dropped as the core decides (:func:`bot.domain.followups.late_followup`);
+    ``time_scale`` (KNOTBOT_TIME_SCALE) scales its lateness thresholds like every wait.
+    """
 
     def __init__(
         self,
@@ -184,6 +235,7 @@ class Dispatcher:
         clock: Callable[[], float] = time.time,
         batch: int = DISPATCH_BATCH,
         lease: timedelta = DISPATCH_LEASE,
+        time_scale: float = 1.0,
     ) -> None:
         self.db = db
         self.deliverer = deliverer
@@ -191,6 +243,7 @@ class Dispatcher:
         self.clock = clock
         self.batch = batch
         self.lease = lease
+        self.time_scale = time_scale
         self._lock = asyncio.Lock()
 
     async def run_once(self) -> int:
@@ -232,6 +285,8 @@ class Dispatcher:
             schedule = ScheduleRepo(session)
             people = People(session)
             claimed = await schedule.claim_due(now, self.batch, self.lease)
+            # people with a message waiting to be tried again: their later ones go after it
+            retrying = await schedule.retried_first_due(sorted({row.person_id for row in claimed}))
             out: list[Outgoing] = []
             dropped_for: dict[int, str] = {}
             for row in claimed:
@@ -239,31 +294,42 @@ class Dispatcher:
                 if person is None or not person.active:
                     await schedule.settle(row.id, FAILED, now, "person inactive")
                     continue
-                late = (now - row.due_at).total_seconds()
+                first_due = row.first_due_at or row.due_at  # a retried row is as late as its plan
+                late = (now - first_due).total_seconds()
                 lags.append(late)
-                if row.late_after_s is not None and late > row.late_after_s:
+                message = message_from_payload(row.payload)
+                if row.kind in FOLLOWUP_KINDS:
+                    worded, was_dropped = await self._followup_now(schedule, row, person, message, now)
+                    if was_dropped:
+                        dropped.append(row.id)
+                    if worded is None:  # moved, cancelled or dropped
+                        continue
+                    message = worded
+                elif row.late_after_s is not None and late > row.late_after_s:
                     await schedule.settle(row.id, DROPPED, now, f"late by {late:.1f}s")
                     dropped.append(row.id)
                     if row.kind == HOLD_PROMPT:
                         dropped_for[person.id] = person.chat_id
                     continue
-                if row.kind in FOLLOWUP_KINDS:
-                    if not person.followups:
-                        await schedule.settle(row.id, CANCELLED, now, "follow-ups turned off")
-                        continue
-                    # late (the bot was down) and now inside quiet hours: the next decent hour
-                    allowed = next_allowed(now, person.profile())
-                    if allowed > now:
-                        await schedule.retry_later(row.id, allowed, "quiet hours", attempt=row.attempts)
-                        continue
+                earlier = retrying.get(row.person_id)
+                if earlier is not None and earlier[0] < first_due:
+                    # an earlier message of theirs failed and waits for its next try: this one goes
+                    # just after it (never due now, so this dispatch run does not claim it again)
+                    after = max(earlier[1], now) + AFTER_EARLIER
+                    await schedule.retry_later(
+                        row.id, after, "after an earlier message", attempt=row.attempts, keep_first_due=True
+                    )
+                    continue
                 out.append(
                     Outgoing(
                         row_id=row.id,
                         person_id=row.person_id,
                         chat_id=person.chat_id,
                         kind=row.kind,
-                        message=message_from_payload(row.payload),
+                        message=message,
                         attempt=row.attempts,
+                        claimed_until=row.lease_until,
+                        first_due=first_due,
                     )
                 )
             return out, dropped_for
@@ -271,6 +337,50 @@ class Dispatcher:
         result: tuple[list[Outgoing], dict[int, str]] = await self.db.run(work)
         metrics.record_claims(lags, dropped=len(dropped), due=len(result[0]))
         return result
+
+    async def _followup_now(
+        self, schedule: ScheduleRepo, row: ScheduledMessage, person: Person, message: Message, now: datetime
+    ) -> tuple[Message | None, bool]:
+        """A claimed follow-up: the message to send now (reworded if late), or None if it was
+        cancelled (follow-ups off), moved out of quiet hours (pending again) or dropped; and
+        whether it was dropped."""
+        if not person.followups:
+            await schedule.settle(row.id, CANCELLED, now, "follow-ups turned off")
+            return None, False
+        verdict = late_followup(
+            row.kind,
+            message.text,
+            row.due_at,
+            now,
+            person.profile(),
+            self.content,
+            time_scale=self.time_scale,
+        )
+        if verdict.action == MOVE and row.kind == HYDRATION:
+            verdict = await self._fold_into_check(schedule, row, verdict)
+        if verdict.action == DROP:
+            await schedule.settle(row.id, DROPPED, now, verdict.reason)
+            return None, True
+        if verdict.text is not None:  # stored, so a retry or the moved row keeps the wording
+            message = replace(message, text=verdict.text)
+            await schedule.set_payload(row.id, {**row.payload, "text": verdict.text})
+        if verdict.action == MOVE and verdict.due is not None:
+            await schedule.retry_later(row.id, verdict.due, verdict.reason or "", attempt=row.attempts)
+            return None, False
+        return message, False
+
+    async def _fold_into_check(
+        self, schedule: ScheduleRepo, row: ScheduledMessage, verdict: LateVerdict
+    ) -> LateVerdict:
+        """A hydration reminder moved to or past its session's next check goes with that check."""
+        prefix = check_prefix_of(row.key)
+        check = await schedule.first_pending(row.person_id, prefix) if prefix else None
+        if check is None:
+            return verdict
+        verdict, check_text = fold_into_check(verdict, check.due_at, str(check.payload["text"]), self.content)
+        if check_text is not None:
+            await schedule.set_payload(check.id, {**check.payload, "text": check_text})
+        return verdict
 
     async def next_due(self) -> datetime | None:
         async def work(session: AsyncSession) -> datetime | None:
@@ -304,7 +414,7 @@ class Waker:
 
     def start(self) -> None:
         self.scheduler.add_job(
-            self.tick,
+            self.poll,
             "interval",
             seconds=self.poll_seconds,
             id=self.JOB_POLL,
@@ -329,13 +439,29 @@ class Waker:
             return
         self._wake_at = when
         self.scheduler.add_job(
-            self.tick,
+            self.poll,
             "date",
             run_date=max(when, to_datetime(time.time())),
             id=self.JOB_WAKE,
             replace_existing=True,
             misfire_grace_time=None,
         )
+
+    async def poll(self) -> None:
+        """What both jobs run: start a dispatch in the background unless one is running already.
+
+        A dispatch in progress claims whatever comes due until nothing is left and then sets the
+        next wake-up itself, so a second one would add nothing. Returning at once keeps
+        APScheduler's jobs short, so a long dispatch (a big backlog) never makes it skip runs
+        (which it logs as a warning each time).
+        """
+        if self._stopped or self._running:
+            return
+        # a fresh context: the job may have been scheduled from inside an update, whose log
+        # context (update id, person) must not label the dispatcher's lines
+        task = asyncio.get_running_loop().create_task(self.tick(), context=contextvars.Context())
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     async def tick(self) -> None:
         if self._stopped:

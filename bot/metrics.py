@@ -32,7 +32,8 @@ HANDLER_SECONDS = Histogram(
 ERRORS = Counter("knotbot_errors", "Errors, by where they happened: update, dispatch, retention", ["where"])
 SCHEDULED = Counter(
     "knotbot_scheduled_messages",
-    "Rows of scheduled_messages by event: due (claimed to send), sent, retried, failed, dropped, blocked",
+    "Rows of scheduled_messages by event: due (claimed to send), sent, retried, failed, dropped, blocked, "
+    "claim_lost (its lease ran out before sending; another process sends it)",
     ["event"],
 )
 DISPATCH_LAG = Histogram(

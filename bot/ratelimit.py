@@ -10,21 +10,25 @@ Two leaky buckets from ``aiolimiter``:
   run slows to 1/s.
 
 A 429 from Telegram pauses every send for its ``retry_after`` (it applies to
-the whole bot). This limits one process; several replicas share the budget
-by running one dispatcher at a time (see docs/deploy.md).
+the whole bot), also a send that was already waiting for a bucket when the 429
+came. This limits one process; several replicas share the budget by running
+one dispatcher at a time (see docs/deploy.md).
+
+Every wait is measured on the running event loop's clock (``loop.time()``, which
+is what ``aiolimiter`` uses too), so tests can run the limiter on a loop whose
+clock they control (tests/test_ratelimit.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import OrderedDict
 
 from aiolimiter import AsyncLimiter
 
 BOT_RATE = 28.0  # a little under Telegram's ~30/s
 CHAT_BURST = 4
-CHAT_LIMITERS_KEPT = 10_000
+CHAT_LIMITERS_KEPT = 10_000  # a bucket forgotten after 10,000 other chats has long been empty
 
 
 class SendLimiter:
@@ -35,7 +39,7 @@ class SendLimiter:
         self.chat_burst = chat_burst
         self._bot = AsyncLimiter(1, 1.0 / rate)
         self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()
-        self._paused_until = 0.0
+        self._paused_until = 0.0  # on the event loop's clock
 
     def _chat(self, chat_id: int) -> AsyncLimiter:
         limiter = self._chats.pop(chat_id, None) or AsyncLimiter(self.chat_burst, self.chat_burst)
@@ -45,14 +49,20 @@ class SendLimiter:
         return limiter
 
     async def acquire(self, chat_id: int) -> None:
-        while (wait := self._paused_until - time.monotonic()) > 0:  # noqa: ASYNC110 - a pause may grow
-            await asyncio.sleep(wait)
+        await self._wait_out_pause()
         await self._chat(chat_id).acquire()
         await self._bot.acquire()
+        await self._wait_out_pause()  # a 429 may have come while this send waited for a bucket
+
+    async def _wait_out_pause(self) -> None:
+        loop = asyncio.get_running_loop()
+        while (wait := self._paused_until - loop.time()) > 0:  # noqa: ASYNC110 - a pause may grow
+            await asyncio.sleep(wait)
 
     def pause(self, seconds: float) -> None:
-        """Telegram said 429: hold every send for ``seconds``."""
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+        """Telegram said 429: hold every send for ``seconds`` (call it from the event loop)."""
+        now = asyncio.get_running_loop().time()
+        self._paused_until = max(self._paused_until, now + seconds)
 
 
 class NoLimit(SendLimiter):

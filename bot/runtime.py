@@ -82,9 +82,17 @@ class Delivery:
 
 
 def build_delivery(core: Core, transport: Transport, scheduler: object) -> Delivery:
-    deliverer = Deliverer(core.db, transport, clock=core.clock, attachments=core.attachments)
+    deliverer = Deliverer(
+        core.db,
+        transport,
+        clock=core.clock,
+        attachments=core.attachments,
+        lease=timedelta(seconds=core.settings.lease_seconds),
+    )
     lease = timedelta(seconds=2 * core.settings.lease_seconds)  # dispatched rows may wait for the limiter
-    dispatcher = Dispatcher(core.db, deliverer, core.content, clock=core.clock, lease=lease)
+    dispatcher = Dispatcher(
+        core.db, deliverer, core.content, clock=core.clock, lease=lease, time_scale=core.settings.time_scale
+    )
     waker = Waker(
         scheduler,
         dispatcher,

@@ -57,6 +57,11 @@ class Outgoing:
     kind: str
     message: Message
     attempt: int = 1  # the claim this process holds (scheduled_messages.attempts)
+    # when that claim's lease runs out (None: no row, or not leased); past it another process may
+    # claim the row, so the deliverer renews an old claim before sending (Deliverer._still_ours)
+    claimed_until: datetime | None = None
+    # when the message was first due (before any retry); None: a reply, due when it was written
+    first_due: datetime | None = None
 
 
 @dataclass
@@ -211,9 +216,15 @@ class ConversationService:
             else:
                 assert isinstance(effect, RecordFollowups)
                 records.add_followup_choice(person.id, effect.session, effect.wanted, effect.areas)
+        claimed_until = to_datetime(now) + self.reply_lease
         handled.replies = [
             Outgoing(
-                row_id=row_id, person_id=person.id, chat_id=person.chat_id, kind="reply", message=message
+                row_id=row_id,
+                person_id=person.id,
+                chat_id=person.chat_id,
+                kind="reply",
+                message=message,
+                claimed_until=claimed_until,
             )
             for row_id, message in replies
             if row_id is not None

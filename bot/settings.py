@@ -3,15 +3,24 @@
 The variable names are a contract documented in ``.env.example`` and the README.
 There are no default secrets: without ``TELEGRAM_BOT_TOKEN`` the bot chats in
 the terminal instead of polling Telegram.
+Validation checks what it can without connecting anywhere: ranges and shapes,
+that ``DATABASE_URL`` names an installed async driver, and that the content
+folder and a SQLite file's folder exist. :func:`load_settings` turns the first
+problem into one :class:`SettingsError` line naming the variable.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from bot.content_loader import DEFAULT_CONTENT_DIR
 
@@ -114,7 +123,28 @@ class Settings(BaseSettings):
     @field_validator("telegram_bot_token", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        # the message never repeats the value: it is a secret
+        if value is not None and not _TOKEN_SHAPE.fullmatch(value.get_secret_value()):
+            raise ValueError("does not look like a bot token from @BotFather (digits, a colon, then letters)")
+        return value
+
+    @field_validator("telegram_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        has_placeholder = any(p in value for p in _TOKEN_PLACEHOLDERS)
+        if parts.scheme not in ("http", "https") or not parts.hostname or not (parts.path or has_placeholder):
+            raise ValueError(
+                "must be an http(s) URL the bot token is appended to, such as https://api.telegram.org/bot"
+            )
+        return value
 
     @field_validator("webhook_url", "webhook_secret", mode="before")
     @classmethod
@@ -154,19 +184,72 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _async_driver(cls, value: str) -> str:
-        if "://" not in value:
-            raise ValueError("must be a SQLAlchemy URL such as sqlite+aiosqlite:///knotbot.db")
-        scheme = value.split("://", 1)[0]
-        if scheme in ("sqlite", "postgresql", "postgres"):
-            raise ValueError(
-                f"needs an async driver: use sqlite+aiosqlite:// or postgresql+asyncpg:// (got {scheme}://)"
-            )
+    def _database_url(cls, value: str) -> str:
+        _check_database_url(value)
+        return value
+
+    @field_validator("content_dir")
+    @classmethod
+    def _content_dir(cls, value: Path) -> Path:
+        if not value.is_dir():
+            raise ValueError(f"no folder at {os.path.abspath(value)}")
+        return value
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: Path) -> Path:
+        # created on first use, so it need not exist yet, but it must not be (inside) a file
+        existing = next(p for p in (value, *value.parents) if p.exists())
+        if not existing.is_dir():
+            raise ValueError(f"{os.path.abspath(existing)} is a file, not a folder")
         return value
 
     def scaled(self, seconds: float) -> float:
         """A wait the bot schedules, multiplied by ``KNOTBOT_TIME_SCALE``."""
         return seconds * self.time_scale
+
+
+# python-telegram-bot's spelling of "put the token here" in a base URL (else it appends the token)
+_TOKEN_PLACEHOLDERS = tuple(
+    f"{{{name}}}" for name in ("token", "TOKEN", "bot_token", "BOT_TOKEN", "bot-token", "BOT-TOKEN")
+)
+_TOKEN_SHAPE = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
+_DATABASE_EXAMPLES = "sqlite+aiosqlite:///knotbot.db or postgresql+asyncpg://user:password@host/db"
+
+
+def _check_database_url(value: str) -> None:
+    """Raise ``ValueError`` unless SQLAlchemy can open ``value`` with an installed async driver.
+
+    A SQLite file's folder must exist: SQLite creates the file but not the folders above it.
+    Messages never repeat the password.
+    """
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError):
+        raise ValueError(f"must be a SQLAlchemy URL such as {_DATABASE_EXAMPLES}") from None
+    scheme = url.drivername
+    if scheme in ("sqlite", "postgresql", "postgres"):
+        raise ValueError(
+            f"needs an async driver: use sqlite+aiosqlite:// or postgresql+asyncpg:// (got {scheme}://)"
+        )
+    try:
+        dialect = url.get_dialect(_is_async=True)
+    except NoSuchModuleError:
+        raise ValueError(f"unknown database or driver {scheme}://: use {_DATABASE_EXAMPLES}") from None
+    if not dialect.is_async:
+        raise ValueError(f"needs an async driver (got {scheme}://): use {_DATABASE_EXAMPLES}")
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        raise ValueError(
+            f"the driver for {scheme}:// is not installed (no module {exc.name or exc})"
+        ) from None
+    path = url.database or ":memory:"
+    is_uri = url.query.get("uri") in ("true", "1")  # sqlite's file: URIs are passed through as they are
+    if url.get_backend_name() == "sqlite" and path != ":memory:" and not is_uri:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise ValueError(f"the folder {folder} does not exist: create it, or use another path")
 
 
 class SettingsError(Exception):
@@ -206,4 +289,7 @@ def load_settings(**overrides: object) -> Settings:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "?"
         name = _ENV_NAMES.get(field, field)
-        raise SettingsError(f"invalid setting {name}: {err['msg']}") from exc
+        # our validators' messages read better without pydantic's "Value error, " prefix
+        cause = (err.get("ctx") or {}).get("error")
+        message = str(cause) if err["type"] == "value_error" and cause is not None else err["msg"]
+        raise SettingsError(f"invalid setting {name}: {message}") from exc

@@ -1,10 +1,12 @@
 """Render every area picture and sample progress charts, and a contact sheet of them all.
 
-    .venv/bin/python scripts/render_pictures.py [--out docs/pictures] [--singles]
+    .venv/bin/python scripts/render_pictures.py [--out docs/pictures] [--singles] [--neutral]
 
-The charts are drawn from real rows in a throw-away SQLite database (the same
-code path as ``/progress``). Look at the sheet after changing content/pictures.yaml
-or bot/pictures/ (docs/pictures.md says what to check).
+The area pictures are the ones the bot sends: one per area and tool the area
+offers (``--neutral`` adds each area's tool-neutral fallback). The charts are
+drawn from real rows in a throw-away SQLite database (the same code path as
+``/progress``). Look at the sheet after changing content/pictures.yaml or
+bot/pictures/ (docs/pictures.md says what to check).
 """
 
 from __future__ import annotations
@@ -29,9 +31,26 @@ from bot.storage.models import Person, SessionRound
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2025, 3, 3, 18, 0, tzinfo=UTC)
 
-# (name, [(days after START, session, area, [knot ratings of its rounds])])
-SAMPLES: dict[str, list[tuple[int, int, str, list[str]]]] = {
+# (name, [(days after START, session, area, [knot ratings of its rounds, 5 minutes apart])])
+SAMPLES: dict[str, list[tuple[float, int, str, list[str]]]] = {
     "progress-one-session": [(0, 1, "upper_back", ["same", "softer"])],
+    "progress-one-day": [
+        (-0.4, 1, "neck", ["same"]),
+        (-0.4, 1, "upper_traps", ["worse"]),
+        (-0.2, 2, "neck", ["same", "softer"]),
+        (0, 3, "neck", ["softer"]),
+        (0, 3, "upper_traps", ["same", "softer"]),
+    ],
+    "progress-weeks": [
+        (0, 1, "calves", ["same", "same"]),
+        (3, 2, "calves", ["same"]),
+        (3.3, 3, "calves", ["softer"]),
+        (3.3, 3, "feet", ["worse"]),
+        (10, 4, "feet", ["same", "softer"]),
+        (17, 5, "calves", ["softer"]),
+        (24, 6, "calves", ["softer"]),
+        (24, 6, "feet", ["softer"]),
+    ],
     "progress-several-areas": [
         (0, 1, "upper_back", ["same", "same"]),
         (2, 2, "upper_back", ["same", "softer"]),
@@ -54,7 +73,7 @@ SAMPLES: dict[str, list[tuple[int, int, str, list[str]]]] = {
 }
 
 
-async def chart_from_rows(content: Content, rows: list[tuple[int, int, str, list[str]]]) -> bytes:
+async def chart_from_rows(content: Content, rows: list[tuple[float, int, str, list[str]]]) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite+aiosqlite:///{Path(tmp) / 'sample.db'}")
         await db.create_schema()
@@ -107,9 +126,15 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "pictures")
     parser.add_argument("--singles", action="store_true", help="also write each picture on its own")
+    parser.add_argument("--neutral", action="store_true", help="add each area's tool-neutral picture")
     args = parser.parse_args()
     content = load_content()
-    pictures = [(f"area-{area_id}", render_area(content, area_id)) for area_id in AREA_IDS]
+    pictures = []
+    for area_id in AREA_IDS:
+        for setup in content.area(area_id).tools:
+            pictures.append((f"area-{area_id}-{setup.tool}", render_area(content, area_id, setup.tool)))
+        if args.neutral:
+            pictures.append((f"area-{area_id}", render_area(content, area_id)))
     for name, rows in SAMPLES.items():
         pictures.append((name, await chart_from_rows(content, rows)))
     pictures.append(("progress-nothing-yet", await chart_from_rows(content, [])))

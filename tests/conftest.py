@@ -2,6 +2,27 @@
 
 pytest_plugins = ["tests.runtime_fixtures"]
 
+# --- a stuck test run: ``kill -USR1 <pytest pid>`` prints every asyncio task's stack to stderr ---
+
+import asyncio as _asyncio  # noqa: E402
+import signal as _signal  # noqa: E402
+import sys as _sys  # noqa: E402
+
+
+def _dump_asyncio_tasks(signum: int, frame: object) -> None:
+    try:
+        tasks = _asyncio.all_tasks(_asyncio.get_running_loop())
+    except RuntimeError:
+        print("SIGUSR1: no asyncio loop is running", file=_sys.stderr)
+        return
+    print(f"SIGUSR1: {len(tasks)} asyncio tasks", file=_sys.stderr)
+    for task in tasks:
+        task.print_stack(limit=12, file=_sys.stderr)
+
+
+if hasattr(_signal, "SIGUSR1"):
+    _signal.signal(_signal.SIGUSR1, _dump_asyncio_tasks)
+
 # --- pure core fixtures ---
 # Fixtures for the pure conversation core (bot/domain): content, matcher, a fixed
 # clock and a small driver that plays one person. Names start with ``core_`` so

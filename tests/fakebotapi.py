@@ -23,7 +23,9 @@ would talk to ``api.telegram.org``::
 Features: long-polling ``getUpdates`` (offset/limit/timeout/allowed_updates), message sending and
 editing with per-chat message ids, inline keyboards and callback queries, photo/document uploads
 (multipart) and ``file_id`` reuse, file downloads, simulated users (:class:`FakeUser`) and fault
-injection (``fail_next``, an enforced rate limit, blocked users, artificial latency), and, opt-in,
+injection (``fail_next``, an enforced rate limit, blocked users, artificial latency, ``hang_next``: one
+slow answer, before or after the work is done, and ``go_down``/``come_up``: an outage in which the
+port refuses connections and open ones are cut), and, opt-in,
 webhook delivery (:meth:`FakeBotAPI.start_webhook_delivery`): queued updates are POSTed to the
 webhook URL(s) with the secret header, one request in flight per chat, alternating between several
 targets like a load balancer, and retried on the next target until one answers 2xx.  Text sent
@@ -303,6 +305,14 @@ class _Fault:
     remaining: int
 
 
+@dataclass
+class _Hang:
+    method: str
+    seconds: float
+    answered: bool
+    remaining: int
+
+
 # --------------------------------------------------------------------------------------------------
 # the server
 # --------------------------------------------------------------------------------------------------
@@ -368,14 +378,20 @@ class FakeBotAPI:
         self._file_counter = itertools.count(1)
         self._faults: list[_Fault] = []
         self._delays: dict[str, float] = {}
+        self._hangs: list[_Hang] = []
+        self._down = False
         self._blocked: set[int] = set()
         self._rate_global: int | None = None
         self._rate_per_chat: int | None = None
         self._rate_window: deque[float] = deque()
         self._rate_window_chat: dict[Any, deque[float]] = {}
+        self._rate_chat_burst: int | None = None
+        self._rate_bucket_chat: dict[Any, tuple[float, float]] = {}  # chat -> (level, when)
         self._poll_generation = 0
         self._closing = False
-        self._changed: asyncio.Condition | None = None
+        # set (and replaced by a fresh one) whenever something happens; lock-free on purpose: an
+        # asyncio.Condition shared by hundreds of waiters that time out via wait_for can wedge on 3.11
+        self._changed: asyncio.Event | None = None
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -385,7 +401,7 @@ class FakeBotAPI:
         if self._runner is not None:
             return
         self._closing = False
-        self._changed = asyncio.Condition()
+        self._changed = asyncio.Event()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
@@ -526,6 +542,9 @@ class FakeBotAPI:
         session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout))
         try:
             while True:
+                if self._down:  # Telegram is down: nothing is delivered
+                    await self._wait_changed(0.05)
+                    continue
                 now = time.monotonic()
                 seen: set[Any] = set()
                 for upd in self._deliverable():
@@ -608,12 +627,24 @@ class FakeBotAPI:
     def clear_faults(self) -> None:
         self._faults.clear()
 
-    def enforce_rate_limit(self, per_second: int | None = 30, per_chat_per_second: int | None = None) -> None:
-        """Answer 429 (retry_after) to outgoing messages beyond these limits in any 1-second window."""
+    def enforce_rate_limit(
+        self,
+        per_second: int | None = 30,
+        per_chat_per_second: int | None = None,
+        per_chat_burst: int | None = None,
+    ) -> None:
+        """Answer 429 (retry_after) to outgoing messages beyond these limits in any 1-second window.
+
+        With ``per_chat_burst``, each chat is a leaky bucket instead ("short bursts tolerated"):
+        it holds ``per_chat_burst`` messages and drains ``per_chat_per_second`` per second, so a
+        burst that size goes through at once and a longer run must slow to the rate.
+        """
         self._rate_global = per_second
         self._rate_per_chat = per_chat_per_second
+        self._rate_chat_burst = per_chat_burst
         self._rate_window.clear()
         self._rate_window_chat.clear()
+        self._rate_bucket_chat.clear()
 
     def disable_rate_limit(self) -> None:
         self.enforce_rate_limit(None, None)
@@ -628,6 +659,48 @@ class FakeBotAPI:
     def set_latency(self, method: str, seconds: float) -> None:
         """Delay every answer to ``method`` ("*" = all but getUpdates) by ``seconds``."""
         self._delays[method.lower()] = seconds
+
+    def hang_next(self, method: str, seconds: float, *, count: int = 1, answered: bool = False) -> None:
+        """The next ``count`` calls of ``method`` (getUpdates included) take ``seconds`` longer.
+
+        ``answered=False``: the wait comes first, as if the request were stuck on its way in; a
+        client that gives up meanwhile cancels it and nothing is done. ``answered=True``: the work is
+        done (the message is in the chat, the updates are handed out) and only the answer is late:
+        a client that gives up cannot know whether its call worked. Either way a call the client
+        gave up on is recorded with error code 499 (its ``result`` kept if the work was done).
+        """
+        self._hangs.append(_Hang(method.lower(), seconds, answered, count))
+
+    async def go_down(self) -> None:
+        """Become unreachable until :meth:`come_up`: stop listening (new connections are refused)
+        and cut every open connection (calls in flight are cancelled and recorded with error code
+        499). Webhook delivery pauses. Updates queued meanwhile wait, as on Telegram."""
+        if self._runner is None:
+            raise RuntimeError("FakeBotAPI is not started")
+        if self._down:
+            return
+        self._down = True
+        for site in list(self._runner.sites):
+            await site.stop()
+        server = self._runner.server
+        for connection in server.connections if server is not None else []:
+            connection.force_close()
+        await self._notify()
+
+    async def come_up(self) -> None:
+        """Listen again on the same port after :meth:`go_down`."""
+        if self._runner is None or not self._down:
+            return
+        for attempt in range(50):  # the old socket may take a moment to be released
+            try:
+                await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+                break
+            except OSError:
+                if attempt == 49:
+                    raise
+                await asyncio.sleep(0.1)
+        self._down = False
+        await self._notify()
 
     # ---- inspection ----------------------------------------------------------------------------------
 
@@ -656,15 +729,14 @@ class FakeBotAPI:
     async def _notify(self) -> None:
         if self._changed is None:
             return
-        async with self._changed:
-            self._changed.notify_all()
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()  # wakes everybody waiting on it; later waiters wait on the new one
 
     async def _wait_changed(self, seconds: float) -> None:
         """Wait until something happens (a call is answered or an update is queued) or ``seconds``."""
         assert self._changed is not None, "FakeBotAPI is not started"
-        async with self._changed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), seconds)
 
     async def _read_params(self, request: web.Request) -> tuple[JSONDict, dict[str, UploadedFile]]:
         params: JSONDict = dict(request.query)
@@ -710,6 +782,9 @@ class FakeBotAPI:
             delay = self._delays.get(low, self._delays.get("*") if low != "getupdates" else None)
             if delay:
                 await asyncio.sleep(delay)
+            hang = self._take_hang(low)
+            if hang is not None and not hang.answered:
+                await asyncio.sleep(hang.seconds)
             self._check_faults(low, params)
             handler = self._handlers().get(low)
             if handler is None:
@@ -721,6 +796,9 @@ class FakeBotAPI:
                 result = await handler(params)
             call.ok, call.result = True, result
             body: JSONDict = {"ok": True, "result": result}
+            if hang is not None and hang.answered:
+                await self._notify()  # done and visible; only the answer is late
+                await asyncio.sleep(hang.seconds)
         except ApiError as err:
             status = err.code
             body = err.body()
@@ -743,6 +821,15 @@ class FakeBotAPI:
         if stored is None or stored.data is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
         return web.Response(body=stored.data, content_type=stored.mime_type or "application/octet-stream")
+
+    def _take_hang(self, method: str) -> _Hang | None:
+        for hang in self._hangs:
+            if hang.method == method:
+                hang.remaining -= 1
+                if hang.remaining <= 0:
+                    self._hangs.remove(hang)
+                return hang
+        return None
 
     def _check_faults(self, method: str, params: JSONDict) -> None:
         for fault in self._faults:
@@ -768,8 +855,13 @@ class FakeBotAPI:
         windows: list[tuple[deque[float], int]] = []
         if self._rate_global is not None:
             windows.append((self._rate_window, self._rate_global))
+        bucket: tuple[float, float] | None = None  # the chat's (level, drain rate) if it is a bucket
         if self._rate_per_chat is not None and chat_id is not None:
-            windows.append((self._rate_window_chat.setdefault(chat_id, deque()), self._rate_per_chat))
+            if self._rate_chat_burst is None:
+                windows.append((self._rate_window_chat.setdefault(chat_id, deque()), self._rate_per_chat))
+            else:
+                level, when = self._rate_bucket_chat.get(chat_id, (0.0, now))
+                bucket = (max(0.0, level - (now - when) * self._rate_per_chat), float(self._rate_per_chat))
         for window, limit in windows:
             while window and window[0] <= now - 1.0:
                 window.popleft()
@@ -779,6 +871,15 @@ class FakeBotAPI:
                 raise ApiError(
                     429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
                 )
+        if bucket is not None and self._rate_chat_burst is not None:
+            level, rate = bucket
+            if level + 1 > self._rate_chat_burst + 1e-9:
+                self.rate_limited_count += 1
+                retry_after = max(1, math.ceil((level + 1 - self._rate_chat_burst) / rate))
+                raise ApiError(
+                    429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+                )
+            self._rate_bucket_chat[chat_id] = (level + 1, now)
         for window, _limit in windows:
             window.append(now)
 

@@ -75,3 +75,32 @@ async def test_photo_is_uploaded_once_then_sent_by_file_id(tmp_path: Path) -> No
         assert photos[2].params["photo"] == photos[1].params["photo"]
         assert photos[0].params["caption"] == "Place your fingertips here."
         assert api.calls_to("sendDocument") and api.calls_to("sendMessage")[-1].params["text"] == "x" * 1500
+
+
+async def test_each_tools_picture_of_an_area_gets_its_own_upload_and_file_id(tmp_path: Path) -> None:
+    async with FakeBotAPI() as api:
+        settings = Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            telegram_bot_token="123456:TEST-TOKEN-not-real",
+            telegram_api_url=api.base_url,
+            database_url=f"sqlite+aiosqlite:///{tmp_path / 'a.db'}",
+        )
+        db = Database(settings.database_url)
+        await db.create_schema()
+        core = build_core(settings, db=db)
+        app = build_application(settings, core=core)
+        async with app:
+            transport = TelegramTransport(app, db)
+            message = Message("Set-up.")
+            for chat, spec in enumerate(
+                ["area:upper_back:ball", "area:upper_back:foam_roller", "area:upper_back:ball"] * 2
+            ):
+                await transport.send(str(100 + chat), message, await core.attachments.render(1, spec))
+        await db.dispose()
+        photos = api.calls_to("sendPhoto")
+        assert [bool(p.files) for p in photos] == [True, True, False, False, False, False]
+        assert photos[0].files["photo"].filename == "upper_back-ball.png"
+        assert photos[1].files["photo"].filename == "upper_back-foam_roller.png"
+        ball = {photos[i].params["photo"] for i in (2, 3, 5)}  # the specs were ball, roller, ball × 2
+        roller = {photos[4].params["photo"]}
+        assert len(ball) == 1 and len(roller) == 1 and ball != roller  # never the ball's file for the roller

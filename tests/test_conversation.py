@@ -31,9 +31,10 @@ from bot.domain.effects import (
     Schedule,
     Toast,
 )
-from bot.domain.events import BadPress, Command, Press, Text, Unsupported, decode_press
+from bot.domain.events import BadPress, Command, Location, Press, Text, Unsupported, decode_press
 from bot.domain.matcher import Candidate, MatchResult
 from bot.domain.state import State, Step
+from bot.domain.timezones import ZoneMatcher
 from tests.conftest import CORE_NOW, CoreDriver, core_replies, core_reply_text
 
 # -- helpers ----------------------------------------------------------------------------
@@ -426,12 +427,20 @@ def test_no_match_asks_again_with_buttons(core_driver: CoreDriver) -> None:
     to_area(core_driver)
     before = core_driver.state
     d = core_driver.text("qwzx plorf")
-    assert d.state.step is Step.AREA
-    assert d.state.prompt == before.prompt + 1
+    assert d.state == before  # the area buttons already shown still work
     assert content.text("area.no_match") in core_reply_text(d)
     q = last_question(d)
     assert len(button_actions(q)) == len(content.areas)
     assert button_prompts(q) == {d.state.prompt}
+
+
+def test_no_match_at_a_close_call_keeps_the_candidates(core_env: Env) -> None:
+    state = State(step=Step.AREA_CONFIRM, prompt=7, session=2, candidates=("glutes", "outer_thigh"))
+    d = decide(state, Text("qwzx plorf"), core_env)
+    assert d.state == state
+    assert core_env.content.text("area.no_match") in core_reply_text(d)
+    assert last_question(d) == question(state, core_env)
+    assert decide(d.state, Press(7, "area:glutes"), core_env).state.area == "glutes"
 
 
 # -- locate ------------------------------------------------------------------------------
@@ -1036,6 +1045,55 @@ def test_text_where_a_button_is_expected_hints_and_reasks(
     assert d.state == state
     assert core_env.content.text("hint.use_buttons") in core_reply_text(d)
     assert last_question(d) == question(state, core_env)
+
+
+# the hint that free text answering nothing gets, per step (every other step: hint.use_buttons)
+NON_ANSWER_HINTS = {
+    Step.IDLE: "idle.hint",
+    Step.AREA: "area.no_match",
+    Step.AREA_CONFIRM: "area.no_match",
+    Step.HOLDING: "hint.holding",
+    Step.TZ_ASK: "tz.no_match",
+    Step.TZ_CONFIRM: "tz.no_match",
+}
+
+
+@pytest.fixture(scope="module")
+def zones_env(core_env: Env) -> Env:
+    """``core_env`` with the typed-time-zone matcher and a location lookup, as the runtime has them."""
+    return dataclasses.replace(
+        core_env,
+        zones=ZoneMatcher(core_env.content.cities),
+        locate_tz=lambda lat, lon: "Europe/Berlin" if (lat, lon) == (52.5, 13.4) else None,
+    )
+
+
+@pytest.mark.parametrize("step", ALL_STEPS)
+def test_text_that_answers_nothing_keeps_the_state_and_reasks(
+    step_states: dict[Step, State], zones_env: Env, step: Step
+) -> None:
+    """Free text that is no answer, at every step: a hint, the same question, nothing lost."""
+    state = step_states[step]
+    d = decide(state, Text("qwzx plorf"), zones_env)
+    assert d.state == state
+    messages = core_replies(d)
+    assert len(messages) == 2, [m.text for m in messages]
+    assert messages[0].text == zones_env.content.text(NON_ANSWER_HINTS.get(step, "hint.use_buttons"))
+    assert messages[-1] == question(state, zones_env)
+
+
+def test_a_location_shared_at_the_time_zone_close_call_answers_it(
+    step_states: dict[Step, State], zones_env: Env
+) -> None:
+    """The share-location keyboard of the time-zone question is still on screen at the close call."""
+    state = step_states[Step.TZ_CONFIRM]
+    d = decide(state, Location(52.5, 13.4), zones_env)
+    assert d.state.step is Step.IDLE
+    assert "Europe/Berlin" in core_reply_text(d)
+    at_sea = decide(state, Location(0.0, -30.0), zones_env)
+    assert at_sea.state == state
+    assert zones_env.content.text("tz.location_failed") in core_reply_text(at_sea)
+    assert last_question(at_sea) == question(state, zones_env)
 
 
 def test_idle_text_says_no_session_and_offers_begin(core_driver: CoreDriver) -> None:

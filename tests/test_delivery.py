@@ -19,7 +19,7 @@ from bot.domain.content import Content
 from bot.domain.effects import Message
 from bot.domain.events import Command, Event, Text, decode_press
 from bot.domain.matcher import Matcher
-from bot.service import REPLY_LEASE, ConversationService, Handled
+from bot.service import REPLY_LEASE, ConversationService, Handled, to_datetime
 from bot.storage.db import Database
 from bot.storage.models import Person, ScheduledMessage, SessionRound
 from tests.runtime_fixtures import Clock, RecordingTransport
@@ -205,6 +205,43 @@ async def test_crashed_claim_is_resent_after_its_lease(database, content, matche
     assert len(transport.sent) == 2
 
 
+async def test_a_slow_process_does_not_send_what_another_reclaimed(
+    database, content, matcher, transport, clock
+) -> None:
+    """A reply whose lease ran out before its process sent it (an overloaded replica) and that
+    another process re-claimed and sent is not sent a second time by the slow one."""
+    h = harness(database, content, matcher, transport, clock)
+    handled = await h.service.handle("telegram", CHAT, CHAT, Command("start"), update_id=1)
+    clock.advance(REPLY_LEASE.total_seconds() + 1)  # the slow process has not got to it yet
+    await h.dispatcher.run_once()  # another process re-claims and sends
+    assert len(transport.sent) == 2
+    await h.deliverer.deliver(handled.replies)  # the slow process finally gets its turn
+    assert len(transport.sent) == 2  # nothing twice
+    assert await h.statuses() == {"sent": 2}
+
+
+async def test_an_old_claim_nobody_took_is_renewed_and_sent_once(
+    database, content, matcher, transport, clock
+) -> None:
+    h = harness(database, content, matcher, transport, clock)
+    handled = await h.service.handle("telegram", CHAT, CHAT, Command("start"), update_id=1)
+    clock.advance(REPLY_LEASE.total_seconds() * 0.75)  # old, but nobody else took it
+    first, second = handled.replies
+    await h.deliverer.deliver([first])  # renews the lease, then sends
+    assert len(transport.sent) == 1
+    async with database.transaction() as session:
+        row = await session.get(ScheduledMessage, second.row_id)
+        assert row is not None and row.lease_until is not None
+        lease_left = row.lease_until.replace(tzinfo=None) - to_datetime(clock()).replace(tzinfo=None)
+    assert lease_left.total_seconds() < REPLY_LEASE.total_seconds() / 2  # the unsent one is not renewed
+    clock.advance(REPLY_LEASE.total_seconds() * 0.5)  # its lease ran out: another process may take it
+    await h.dispatcher.run_once()
+    await h.deliverer.deliver([second])  # the slow process must not send it again
+    assert [m.message.text for m in transport.sent].count(transport.sent[1].message.text) == 1
+    assert len(transport.sent) == 2
+    assert await h.statuses() == {"sent": 2}
+
+
 async def test_waker_with_real_apscheduler_delivers_on_time(database, content, matcher, transport) -> None:
     """Real clock, real AsyncIOScheduler: a 30 s hold scaled by 0.02 ends in about 0.6 s."""
     service = ConversationService(database, content, matcher, time_scale=0.02)
@@ -279,3 +316,40 @@ async def test_one_persons_messages_stay_in_order_after_a_retry(
         await h.dispatcher.run_once()
     texts = transport.texts()
     assert texts[0].startswith("Hi, I'm Knotbot") and texts[1].startswith("Tap Begin")
+
+
+async def test_after_an_outage_a_hold_keeps_its_order_and_drops_what_came_too_late(
+    database, content, matcher, transport, clock
+) -> None:
+    """Telegram is unreachable for part of a hold: the prompt that failed is retried, but its
+    lateness counts from when it was first due, so it is dropped once pointless; the prompts after
+    it wait behind it across dispatch runs, so nothing arrives out of order."""
+    h = harness(database, content, matcher, transport, clock)
+    await h.to_hold(seconds=60)  # timed messages at 15, 30 and 45 s, the end of the hold at 60 s
+    started = len(transport.sent)
+    transport.flaky[CHAT] = 1_000  # the outage begins
+    for second in range(1, 80):
+        clock.advance(1)
+        if second == 33:
+            transport.flaky[CHAT] = 0  # and ends
+        await h.dispatcher.run_once()
+    async with database.transaction() as session:
+        rows = (
+            (
+                await session.execute(
+                    select(ScheduledMessage)
+                    .where(ScheduledMessage.kind.in_(["hold_prompt", "hold_end"]))
+                    .order_by(ScheduledMessage.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    texts = transport.texts()[started:]
+    status = {r.payload["text"]: r.status for r in rows}
+    assert [status[r.payload["text"]] for r in rows if r.kind == "hold_prompt"][:1] == ["dropped"]
+    assert rows[-1].kind == "hold_end" and status[rows[-1].payload["text"]] == "sent"
+    sent_in_plan_order = [r.payload["text"] for r in rows if r.status == "sent"]
+    arrived = [t for t in texts if t in status]
+    assert arrived == sent_in_plan_order, texts  # in order, each once, the end last
+    # (the one-line "offline" note is best effort: dropped during the outage, it was lost with it)

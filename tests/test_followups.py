@@ -12,6 +12,17 @@ from bot.domain.content import Content
 from bot.domain.decision import Decision, Env
 from bot.domain.effects import Cancel, RecordCheckin, Reply, Schedule, SetProfile
 from bot.domain.events import Location, Press
+from bot.domain.followups import (
+    DROP,
+    MOVE,
+    SEND,
+    LateVerdict,
+    check_prefix_of,
+    fold_into_check,
+    late_followup,
+    late_wording,
+    with_water,
+)
 from bot.domain.matcher import Matcher
 from bot.domain.profile import Profile
 from bot.domain.state import Step
@@ -255,11 +266,68 @@ def test_close_call_offers_candidates(person: Person) -> None:
     assert person.env.profile.tz == "Europe/Busingen" and d.state.step is Step.IDLE
 
 
-def test_hydration_inside_quiet_hours_is_skipped(person: Person) -> None:
-    person.env = dataclasses.replace(person.env, now=at(utc(2026, 3, 28, 19)))  # 20:00 Berlin
+def test_hydration_inside_quiet_hours_moves_to_their_end_across_dst(
+    person: Person, core_content: Content
+) -> None:
+    # Saturday 28 March 2026, 20:00 CET; the clocks go forward that night
+    person.env = dataclasses.replace(person.env, now=at(utc(2026, 3, 28, 19)))
     finish_session(person)
     d = person.text("Berlin")
-    assert [s.kind for s in schedules(d)] == ["checkin"]
+    hydration, check = schedules(d)
+    # planned for 21:30 CET, inside quiet hours: moved to 08:00 CEST = 06:00 UTC, not skipped
+    assert hydration.kind == "hydration"
+    assert hydration.delay == (utc(2026, 3, 29, 6) - utc(2026, 3, 28, 19)).total_seconds()
+    assert hydration.message.text == core_content.text("followup.hydration_morning")
+    assert "Stop reminders" in [b.label for row in hydration.message.buttons for b in row]
+    assert check.delay == (utc(2026, 3, 29, 8) - utc(2026, 3, 28, 19)).total_seconds()  # 10:00 CEST
+    assert check.message.text == "How does your upper back feel today?"  # nothing folded into it
+    summary = core_reply_text(d)
+    assert "a reminder to drink water at 08:00, when your quiet hours end" in summary
+    assert "tomorrow at 10:00" in summary
+
+
+def test_hydration_moved_across_fall_back_in_new_york(person: Person) -> None:
+    # Saturday 31 October 2026, 20:00 EDT; the clocks fall back at 02:00 on 1 November
+    person.env = dataclasses.replace(person.env, now=at(utc(2026, 11, 1, 0)))
+    finish_session(person)
+    hydration, check = schedules(person.text("New York"))
+    assert hydration.delay == (utc(2026, 11, 1, 13) - utc(2026, 11, 1, 0)).total_seconds()  # 08:00 EST
+    assert check.delay == (utc(2026, 11, 1, 15) - utc(2026, 11, 1, 0)).total_seconds()  # 10:00 EST
+
+
+def test_hydration_moved_only_a_little_keeps_its_wording(person: Person, core_content: Content) -> None:
+    person.env = dataclasses.replace(person.env, now=at(utc(2026, 1, 10, 4, 30)))  # 05:30 CET
+    finish_session(person)
+    hydration, _ = schedules(person.text("Berlin"))
+    # planned for 07:00, moved one hour to 08:00 CET (07:00 UTC): still "later that day" wording
+    assert hydration.delay == (utc(2026, 1, 10, 7) - utc(2026, 1, 10, 4, 30)).total_seconds()
+    assert hydration.message.text == core_content.text("followup.hydration")
+
+
+def test_hydration_at_the_check_time_is_folded_into_the_check(person: Person, core_content: Content) -> None:
+    # the next-day check at 08:00, the end of quiet hours: a moved reminder would come with it
+    person.env = dataclasses.replace(person.env, now=at(utc(2026, 1, 10, 19)), profile=Profile(hour=8))
+    finish_session(person)
+    d = person.text("Berlin")
+    (check,) = schedules(d)
+    assert check.kind == "checkin" and check.delay == 12 * 3600  # 08:00 CET = 07:00 UTC
+    assert check.message.text == core_content.text(
+        "followup.with_water", message="How does your upper back feel today?"
+    )
+    assert check.message.text.startswith("💧") and check.message.text.endswith("feel today?")
+    summary = core_reply_text(d)
+    assert "drink water, together with that check" in summary and "at about" not in summary
+
+
+def test_hydration_with_quiet_hours_off_comes_as_planned(person: Person, core_content: Content) -> None:
+    no_quiet = Profile(quiet_start=0, quiet_end=0)
+    person.env = dataclasses.replace(person.env, now=at(utc(2026, 1, 10, 19)), profile=no_quiet)
+    finish_session(person)
+    d = person.text("Berlin")
+    hydration, _check = schedules(d)
+    assert hydration.delay == 90 * 60  # 21:30 Berlin, as the person chose
+    assert hydration.message.text == core_content.text("followup.hydration")
+    assert "at about 21:30" in core_reply_text(d)
 
 
 def check_press(check: Schedule, answer: str) -> Press:
@@ -370,3 +438,111 @@ def test_saying_no_schedules_nothing(person: Person) -> None:
 def test_late_time_math_does_not_depend_on_the_host_zone(person: Person) -> None:
     assert days_later_at(utc(2026, 6, 1, 23, 30), 1, Profile(tz="Asia/Tokyo")) == utc(2026, 6, 3, 1)
     assert timedelta(0) < days_later_at(utc(2026, 6, 1), 1, Profile()) - utc(2026, 6, 1)
+
+
+# -- follow-ups that come due late (the bot was down): the dispatcher's decision -------------
+
+WATER = "💧 A quick reminder: drink a glass of water."
+CHECK = "How does your neck feel today?"
+IN_BERLIN = Profile(followups=True, tz="Europe/Berlin")
+
+
+def late(
+    content: Content,
+    kind: str,
+    due: datetime,
+    now: datetime,
+    profile: Profile = IN_BERLIN,
+    text: str = "",
+    time_scale: float = 1.0,
+) -> LateVerdict:
+    text = text or (WATER if kind == "hydration" else CHECK)
+    return late_followup(kind, text, due, now, profile, content, time_scale=time_scale)
+
+
+def test_on_time_follow_ups_go_out_as_planned(core_content: Content) -> None:
+    due = utc(2026, 1, 10, 14)  # 15:00 Berlin
+    for kind in ("hydration", "checkin"):
+        assert late(core_content, kind, due, due) == LateVerdict(SEND)
+        assert late(core_content, kind, due, due + timedelta(minutes=30)) == LateVerdict(SEND)
+
+
+def test_hydration_back_at_three_in_the_morning_is_dropped_not_sent(core_content: Content) -> None:
+    # due at 19:00 Berlin, the bot comes back at 03:00: eight hours late, pointless
+    verdict = late(core_content, "hydration", utc(2026, 1, 10, 18), utc(2026, 1, 11, 2))
+    assert verdict.action == DROP and verdict.reason and "late by 28800s" in verdict.reason
+
+
+def test_hydration_a_little_late_says_so(core_content: Content) -> None:
+    verdict = late(core_content, "hydration", utc(2026, 1, 10, 14), utc(2026, 1, 10, 15))
+    assert verdict.action == SEND
+    assert verdict.text == core_content.text("followup.late", message=WATER)
+    assert verdict.text.startswith("Sorry this comes later") and verdict.text.endswith(WATER)
+    # three hours is still useful; a minute more is not
+    assert late(core_content, "hydration", utc(2026, 1, 10, 10), utc(2026, 1, 10, 13)).action == SEND
+    assert late(core_content, "hydration", utc(2026, 1, 10, 10), utc(2026, 1, 10, 13, 1)).action == DROP
+
+
+def test_late_hydration_inside_quiet_hours_moves_to_the_morning(core_content: Content) -> None:
+    # due 20:50 Berlin, the bot comes back at 21:10: quiet hours, moved to 08:00 with fitting words
+    verdict = late(core_content, "hydration", utc(2026, 1, 10, 19, 50), utc(2026, 1, 10, 20, 10))
+    assert verdict.action == MOVE and verdict.due == utc(2026, 1, 11, 7)
+    assert verdict.text == core_content.text("followup.hydration_morning")
+
+
+def test_late_check_at_night_moves_to_the_end_of_quiet_hours_on_the_dst_night(core_content: Content) -> None:
+    # due 10:00 CET on 28 March; the bot comes back at 03:30 CEST, the night the clocks went forward
+    verdict = late(core_content, "checkin", utc(2026, 3, 28, 9), utc(2026, 3, 29, 1, 30))
+    assert verdict.action == MOVE and verdict.due == utc(2026, 3, 29, 6)  # 08:00 CEST
+    assert verdict.text == core_content.text("followup.late", message=CHECK)
+
+
+def test_late_check_is_sent_with_an_apology_and_never_dropped(core_content: Content) -> None:
+    two_hours = late(core_content, "checkin", utc(2026, 1, 10, 9), utc(2026, 1, 10, 11))
+    assert two_hours.action == SEND and two_hours.text == core_content.text("followup.late", message=CHECK)
+    days = late(core_content, "checkin", utc(2026, 1, 10, 9), utc(2026, 1, 13, 11))
+    assert days.action == SEND and days.text is not None and days.text.endswith(CHECK)
+
+
+def test_quiet_hours_off_means_a_late_check_goes_out_at_night(core_content: Content) -> None:
+    no_quiet = dataclasses.replace(IN_BERLIN, quiet_start=0, quiet_end=0)
+    verdict = late(core_content, "checkin", utc(2026, 1, 10, 9), utc(2026, 1, 11, 2), no_quiet)
+    assert verdict.action == SEND and verdict.text is not None
+
+
+def test_on_time_check_inside_quiet_hours_moves_without_an_apology(core_content: Content) -> None:
+    # the person turned quiet hours on (or changed zone) after the check was planned for 07:00
+    verdict = late(core_content, "checkin", utc(2026, 1, 11, 6), utc(2026, 1, 11, 6))
+    assert verdict == LateVerdict(MOVE, due=utc(2026, 1, 11, 7), text=None, reason="quiet hours")
+
+
+def test_late_thresholds_scale_with_time(core_content: Content) -> None:
+    due = utc(2026, 1, 10, 14)
+    # scale 0.01: late wording after 18 s, hydration pointless after 108 s
+    assert late(core_content, "hydration", due, due + timedelta(seconds=10), time_scale=0.01).text is None
+    assert late(core_content, "hydration", due, due + timedelta(seconds=60), time_scale=0.01).text
+    assert late(core_content, "hydration", due, due + timedelta(seconds=120), time_scale=0.01).action == DROP
+    # never below a second, however small the scale
+    tiny = late(core_content, "checkin", due, due + timedelta(seconds=0.5), time_scale=0.0001)
+    assert tiny == LateVerdict(SEND)
+
+
+def test_wording_is_added_once(core_content: Content) -> None:
+    once = late_wording(CHECK, core_content)
+    assert late_wording(once, core_content) == once
+    watered = with_water(CHECK, core_content)
+    assert with_water(watered, core_content) == watered and watered != CHECK
+
+
+def test_a_moved_hydration_reminder_at_or_after_the_check_is_folded_into_it(core_content: Content) -> None:
+    moved = LateVerdict(MOVE, due=utc(2026, 1, 11, 7), text="x", reason="quiet hours")
+    folded, check_text = fold_into_check(moved, utc(2026, 1, 11, 7), CHECK, core_content)
+    assert folded.action == DROP and check_text == with_water(CHECK, core_content)
+    assert fold_into_check(moved, utc(2026, 1, 11, 9), CHECK, core_content) == (moved, None)
+    assert fold_into_check(moved, None, CHECK, core_content) == (moved, None)
+    assert fold_into_check(LateVerdict(SEND), utc(2026, 1, 10, 7), CHECK, core_content) == (
+        LateVerdict(SEND),
+        None,
+    )
+    assert check_prefix_of("fu:hyd:12") == "fu:chk:12:"
+    assert check_prefix_of("fu:chk:12:neck:0") is None

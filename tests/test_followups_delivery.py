@@ -2,8 +2,9 @@
 
 Runs on SQLite and on PostgreSQL (when it answers): the whole loop from a
 finished session to the next-day check at the person's local hour, restarts,
-a crash in the middle of a dispatch batch, quiet hours after downtime, and
-turning reminders off.
+a crash in the middle of a dispatch batch, follow-ups that come due late
+(dropped, moved out of quiet hours, folded into the check, or sent with an
+apology), and turning reminders off.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from bot.delivery import Deliverer, Dispatcher
 from bot.domain.content import Content
 from bot.domain.events import Command, Event, Text, decode_press
+from bot.domain.followups import late_wording, with_water
 from bot.domain.matcher import Matcher
 from bot.service import ConversationService
 from bot.storage.db import Database
@@ -164,21 +166,80 @@ async def test_crash_in_the_middle_of_a_dispatch_batch_loses_nothing(loop: Loop)
         assert sum(t.endswith("feel today?") for t in texts) == 1, chat
 
 
-async def test_late_check_inside_quiet_hours_waits_for_the_morning(loop: Loop) -> None:
+async def row_of(loop: Loop, kind: str) -> ScheduledMessage:
+    async with loop.db.transaction() as session:
+        query = select(ScheduledMessage).where(ScheduledMessage.kind == kind)
+        return (await session.execute(query)).scalar_one()
+
+
+async def test_late_check_inside_quiet_hours_waits_for_the_morning(loop: Loop, content: Content) -> None:
     await loop.session_with_followups()
     before = len(loop.texts())
     await loop.at(utc(2026, 3, 29, 20))  # the bot was down all day; now 22:00 CEST
     texts = loop.texts()[before:]
     assert texts == []  # hydration is long pointless (dropped); the check waits for the morning
+    check = await row_of(loop, "checkin")
+    assert check.status == "pending" and check.last_error == "quiet hours"
     await loop.at(utc(2026, 3, 30, 5, 59))  # 07:59
     assert loop.texts()[before:] == []
-    await loop.at(utc(2026, 3, 30, 6))  # 08:00 CEST
-    assert loop.texts()[-1].endswith("feel today?")
-    async with loop.db.transaction() as session:
-        hydration = (
-            await session.execute(select(ScheduledMessage).where(ScheduledMessage.kind == "hydration"))
-        ).scalar_one()
-    assert hydration.status == "dropped"
+    await loop.at(utc(2026, 3, 30, 6))  # 08:00 CEST, with words that fit a day late
+    assert loop.texts()[before:] == [late_wording("How does your upper back feel today?", content)]
+    assert (await row_of(loop, "hydration")).status == "dropped"
+
+
+async def test_hydration_due_at_seven_pm_is_not_sent_at_three_am(loop: Loop) -> None:
+    loop.clock.now = utc(2026, 3, 28, 16, 30).timestamp()  # 17:30 CET: hydration due at 19:00
+    await loop.session_with_followups()
+    before = len(loop.texts())
+    await loop.at(utc(2026, 3, 29, 1))  # the bot comes back at 03:00 CEST (the clocks went forward)
+    assert loop.texts()[before:] == []
+    hydration = await row_of(loop, "hydration")
+    assert hydration.status == "dropped" and (hydration.last_error or "").startswith("pointless")
+    await loop.at(utc(2026, 3, 29, 8))  # 10:00 CEST: the check is on time
+    assert loop.texts()[before:] == ["How does your upper back feel today?"]
+
+
+async def test_late_hydration_at_night_moves_to_the_morning_with_fitting_words(
+    loop: Loop, content: Content
+) -> None:
+    loop.clock.now = utc(2026, 3, 28, 18).timestamp()  # 19:00 CET: hydration due at 20:30
+    await loop.session_with_followups()
+    before = len(loop.texts())
+    await loop.at(utc(2026, 3, 28, 20, 15))  # back at 21:15: 45 minutes late, quiet hours
+    assert loop.texts()[before:] == []
+    hydration = await row_of(loop, "hydration")
+    assert hydration.status == "pending" and hydration.due_at == utc(2026, 3, 29, 6)  # 08:00 CEST
+    await loop.at(utc(2026, 3, 29, 5, 59))
+    assert loop.texts()[before:] == []
+    await loop.at(utc(2026, 3, 29, 6))
+    assert loop.texts()[before:] == [content.text("followup.hydration_morning")]
+    await loop.at(utc(2026, 3, 29, 8))  # 10:00 CEST: the check, on its own
+    assert loop.texts()[before:][1:] == ["How does your upper back feel today?"]
+    assert (await row_of(loop, "hydration")).status == "sent"
+
+
+async def test_late_hydration_moved_onto_the_check_is_folded_into_it(loop: Loop, content: Content) -> None:
+    await loop.send(Command("reminders"))
+    await loop.press("Change the time")
+    await loop.press("08:00")  # the next-day check at the end of quiet hours
+    loop.clock.now = utc(2026, 3, 28, 18).timestamp()  # 19:00 CET: hydration due at 20:30
+    await loop.session_with_followups()
+    before = len(loop.texts())
+    await loop.at(utc(2026, 3, 28, 20, 15))  # back at 21:15, quiet hours: 08:00 is the check's time
+    hydration = await row_of(loop, "hydration")
+    assert hydration.status == "dropped" and hydration.last_error == "folded into the next-day check"
+    await loop.at(utc(2026, 3, 29, 6))  # 08:00 CEST: one message, not two
+    assert loop.texts()[before:] == [with_water("How does your upper back feel today?", content)]
+
+
+async def test_late_check_in_the_afternoon_says_sorry(loop: Loop, content: Content) -> None:
+    await loop.session_with_followups()
+    before = len(loop.texts())
+    await loop.at(utc(2026, 3, 29, 12))  # 14:00 CEST; the bot was down since the session
+    assert loop.texts()[before:] == [late_wording("How does your upper back feel today?", content)]
+    await loop.press("Better")  # the buttons still work
+    assert "keep your upper back that way" in loop.texts()[-1]
+    assert (await row_of(loop, "hydration")).status == "dropped"
 
 
 async def test_stop_reminders_cancels_what_is_planned(loop: Loop) -> None:

@@ -59,3 +59,13 @@ def test_json_keeps_unicode(content: Content) -> None:
 
 def test_no_input(content: Content) -> None:
     assert _run(content, [], stdin="") == []
+
+
+def test_warning_signs_and_zones_to_avoid_are_reported_as_red_flags(content: Content) -> None:
+    rows = _run(content, ["back of my knee", "infected cut", "hurts to breathe", "neck n shoulders"])
+    assert [(r["area"], r["red_flag"], r["candidates"]) for r in rows] == [
+        (None, "avoid_zone", []),
+        (None, "open_wound", []),
+        (None, "chest_pain", []),
+        ("upper_traps", None, []),
+    ]

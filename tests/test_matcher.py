@@ -1,5 +1,6 @@
-"""Tests of the free-text matcher: normalisation, the three outcomes, warning signs first,
-and the labelled set in ``tests/data/utterances.yaml`` (accuracy per class is printed)."""
+"""Tests of the free-text matcher: normalisation, the three outcomes, warning signs and zones to
+avoid first (also as the conversation sees them), the protected-word list, and the labelled set in
+``tests/data/utterances.yaml`` (accuracy per class is printed)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.content_loader import load_content
-from bot.domain.content import AREA_IDS, Content
-from bot.domain.matcher import Candidate, Matcher, MatchResult, area_words, normalise, to_json_dict
+from bot.domain.content import AREA_IDS, Content, Severity
+from bot.domain.matcher import (
+    FILLER,
+    PROTECTED,
+    Candidate,
+    Matcher,
+    MatchResult,
+    area_words,
+    normalise,
+    to_json_dict,
+)
+from bot.domain.state import Step
+from tests.conftest import CoreDriver, core_reply_text
 
 DATA = Path(__file__).parent / "data" / "utterances.yaml"
 
@@ -48,6 +60,12 @@ def labelled() -> dict[str, Any]:
         ("10/10 pain", ["10", "10", "pain"]),
         ("Café crème", ["cafe", "creme"]),
         ("I cannot walk", ["i", "cant", "walk"]),
+        ("neck & shoulders", ["neck", "and", "shoulders"]),
+        ("neck n shoulders", ["neck", "and", "shoulders"]),
+        ("neck+shoulder", ["neck", "and", "shoulder"]),
+        ("I'm burnt out", ["im", "burnout"]),
+        ("feel the burn", ["feeltheburn"]),
+        ("back o' my knee", ["back", "of", "my", "knee"]),
         ("", []),
         ("🍕", []),
     ],
@@ -94,6 +112,16 @@ def test_confident(matcher: Matcher) -> None:
         ("ham strings", "hamstrings"),  # split apart
         ("back of my neck", "neck"),  # longest phrase wins over "back"
         ("outer thigh near my hip", "outer_thigh"),  # named twice beats named once
+        ("neck n shoulders", "upper_traps"),  # "n" and "&" read as "and"
+        ("shoulders & neck", "upper_traps"),
+        ("arse", "glutes"),  # lay words
+        ("booty", "glutes"),
+        ("my ass hurts from sitting", "glutes"),
+        ("gluts", "glutes"),  # a rare English word, but here a typo of "glutes"
+        ("trapezoids", "upper_traps"),
+        ("burning sensation in my calf", "calves"),  # a feeling, not a burn
+        ("feel the burn in my quads", "quads"),
+        ("burnt out and my neck is tight", "neck"),  # not a burn either
     ],
 )
 def test_areas(matcher: Matcher, text: str, area: str) -> None:
@@ -145,7 +173,78 @@ def test_warning_beats_area(matcher: Matcher, text: str, flag: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["pain", "my neck is a pain", "tight calves", "tender spot in my calf", "killing me"]
+    ("text", "flag"),
+    [
+        # an infected cut or spot, a burn: don't massage that spot
+        ("infected cut", "open_wound"),
+        ("my cut is infected", "open_wound"),
+        ("infected", "open_wound"),
+        ("infection on my shin", "open_wound"),
+        ("infected lump on my neck", "infection"),  # a lump: the urgent sign wins
+        ("pus coming out", "infection"),
+        ("burned my hand", "open_wound"),
+        ("burn", "open_wound"),
+        ("I have a burn", "open_wound"),
+        ("burnt my arm on the oven", "open_wound"),
+        ("scalded my wrist", "open_wound"),
+        ("sunburnt shoulders", "open_wound"),
+        ("I cut myself shaving", "open_wound"),
+        # pain brought on by breathing, breathlessness
+        ("hurts to breathe", "chest_pain"),
+        ("painful to breathe", "chest_pain"),
+        ("hurts when I breathe", "chest_pain"),
+        ("it hurts whenever i breathe deeply", "chest_pain"),
+        ("sharp pain in my back when I breathe in", "chest_pain"),
+        ("breathing hurts", "chest_pain"),
+        ("short of breath", "chest_pain"),
+        ("short of breth", "chest_pain"),
+        ("struggling to breath", "chest_pain"),
+        # zones to avoid: not a massage area, even with an area word in them
+        ("back of my knee", "avoid_zone"),
+        ("back of knee", "avoid_zone"),
+        ("back of the knee", "avoid_zone"),
+        ("behind my knee", "avoid_zone"),
+        ("backs of my knees", "avoid_zone"),
+        ("back o my knee", "avoid_zone"),
+        ("back knee pain", "avoid_zone"),
+        ("front of my neck", "avoid_zone"),
+        ("the side of my neck", "avoid_zone"),
+        ("throat", "avoid_zone"),
+        ("knot in my armpit", "avoid_zone"),
+        ("groin", "avoid_zone"),
+        ("inside of my elbow", "avoid_zone"),
+        ("above my collarbone", "avoid_zone"),
+        ("varicose veins behind my knee", "varicose_veins"),  # the more specific sign first
+    ],
+)
+def test_audit_gaps_are_flagged(matcher: Matcher, text: str, flag: str) -> None:
+    result = matcher.match(text)
+    assert (result.red_flag, result.area, result.candidates) == (flag, None, ())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pain",
+        "my neck is a pain",
+        "tight calves",
+        "tender spot in my calf",
+        "killing me",
+        # what the bot itself says during a hold, echoed back
+        "I breathe fine",
+        "breathe out slowly",
+        "ok breathing out slowly",
+        "keep breathing slowly, it hurts a bit",
+        "breathe through the pain",
+        "deep breathing helps the pain",
+        "out of breath after my run",  # effort, not a warning sign by itself
+        "it burns when I press",
+        "burning calves",
+        "I'm burnt out",
+        "my scalp",  # not "scald"
+        "my boots are tight",  # not "booty"
+        "cut back on running",
+    ],
 )
 def test_everyday_words_do_not_flag(matcher: Matcher, text: str) -> None:
     assert matcher.match(text).red_flag is None
@@ -155,6 +254,51 @@ def test_english_words_are_not_corrected(matcher: Matcher) -> None:
     assert matcher.match("waist").area is None  # not "wrist"
     assert matcher.match("stuck").red_flag is None  # not "struck"
     assert matcher.match("paint").red_flag is None
+    assert matcher.match("boot").area is None  # not "booty"
+    assert matcher.match("she asks").area is None  # not "ass"
+
+
+def test_zones_to_avoid_are_never_aliases(content: Content, matcher: Matcher) -> None:
+    """Every avoid-zone term is caught before areas, so none can become a massage area."""
+    for pattern in content.warning_phrases["avoid_zone"]:
+        for group in pattern.all_of:
+            for term in group:
+                text = term.rstrip("*")
+                result = matcher.match(text)
+                assert result.red_flag == "avoid_zone" and result.area is None, text
+
+
+_DICTIONARY = Path("/usr/share/dict/american-english-small")
+
+
+@pytest.mark.skipif(not _DICTIONARY.exists(), reason="needs Debian's wamerican-small word list")
+def test_dictionary_words_are_not_corrected_into_warning_words(content: Content, matcher: Matcher) -> None:
+    """How PROTECTED is kept up to date (see its comment): an ordinary English word is typo-
+    corrected only into its own inflection, a filler word or, for rare words, an area word that
+    no warning term uses. A failure lists the words to add to PROTECTED."""
+    area_vocab = {w for aliases in content.aliases.values() for a in aliases for w in area_words(a)}
+    area_vocab |= {w for area in content.areas for w in area_words(area.name)}
+    warning_vocab = {
+        w
+        for patterns in content.warning_phrases.values()
+        for pattern in patterns
+        for group in pattern.all_of
+        for term in group
+        for w in normalise(term)
+    }
+    wrong: dict[str, str] = {}
+    for line in _DICTIONARY.read_text(encoding="utf-8").splitlines():
+        word = line.strip()
+        if not (word.isascii() and word.isalpha() and word.islower()) or word in PROTECTED:
+            continue
+        target, _ = matcher._correct(word)
+        if target == word or target in FILLER or (target in area_vocab and target not in warning_vocab):
+            continue
+        short, long = sorted((word, target), key=len)
+        if any(long == short + ending for ending in ("s", "es", "d", "ed", "e")):
+            continue
+        wrong[word] = target
+    assert not wrong, f"add to PROTECTED: {wrong}"
 
 
 # -- api --------------------------------------------------------------------------
@@ -263,3 +407,23 @@ def test_labelled_set(matcher: Matcher, labelled: dict[str, Any], content: Conte
     assert warn_exact / warn_total >= 0.9
     assert out_ok / len(out) >= 0.90
     assert close_ok == len(close)
+
+
+# -- in the conversation ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["back of my knee", "front of my neck"])
+def test_zone_to_avoid_typed_as_the_area_says_avoid_and_asks_again(
+    core_driver: CoreDriver, text: str
+) -> None:
+    content = core_driver.env.content
+    core_driver.command("massage")
+    core_driver.press(content.text("button.none_apply"))
+    assert core_driver.state.step is Step.AREA
+    d = core_driver.text(text)
+    reply = core_reply_text(d)
+    assert content.red_flag("avoid_zone").reply in reply
+    assert content.severities[Severity.AVOID_SPOT] in reply
+    assert d.state.step is Step.AREA and d.state.area is None and d.state.candidates == ()
+    for area in content.areas:
+        assert area.where not in reply  # no area was confirmed

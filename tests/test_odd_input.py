@@ -197,8 +197,8 @@ async def test_every_odd_input_is_answered_or_ignored_and_the_session_is_unharme
             if row.toast is not None:
                 texts = [a.get("text") or "" for a in ole.callback_answers[answers:]]
                 assert any(row.toast in t for t in texts), f"{row.name}: {texts}"
-            step, _prompt = await _step(settings, ole.id)
-            assert step == before[0], f"{row.name}: the step changed to {step}"
+            # same step and same question: the buttons on screen still work
+            assert await _step(settings, ole.id) == before, f"{row.name}: the state moved on"
 
         # the session goes on from where it was; a double tap counts once
         await ole.press("Neck")

@@ -1,5 +1,6 @@
-"""End to end through the fake Bot API: the set-up picture is uploaded once, then sent by file_id;
-/progress sends a chart when there are ratings and a friendly note when there are none."""
+"""End to end through the fake Bot API: the set-up picture shows the chosen tool, is uploaded once per
+area and tool, then sent by file_id; /progress sends a chart when there are ratings and a friendly note
+when there are none."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from tests.fakebotapi import FakeBotAPI, FakeUser
 from tests.test_telegram_e2e import api, make_settings, running_bot  # noqa: F401  (fixtures)
 
 
-async def to_setup(user: FakeUser, area_text: str = "between my shoulder blades") -> None:
+async def to_setup(
+    user: FakeUser, area_text: str = "between my shoulder blades", tool: str = "recommended"
+) -> None:
     await user.send_command("start")
     await user.wait_for("Tap Begin")
     await user.press("Begin")
@@ -20,7 +23,7 @@ async def to_setup(user: FakeUser, area_text: str = "between my shoulder blades"
     await user.wait_for("find the exact spot")
     await user.press("Found it")
     await user.wait_for("What will you use")
-    await user.press("recommended")
+    await user.press(tool)
     await user.wait_for("Two ways")
 
 
@@ -34,14 +37,23 @@ async def test_setup_picture_is_uploaded_once_then_sent_by_file_id(
         await ann.wait_idle()
         await to_setup(bob)
         await bob.wait_idle()
+        eve = api.user(7005, "Eve")
+        await to_setup(eve, tool="Foam roller")
+        await eve.wait_idle()
     photos = api.calls_to("sendPhoto", ok=True)
-    assert len(photos) == 2
+    assert len(photos) == 3
     assert "photo" in photos[0].files  # uploaded the first time
     assert not photos[1].files and isinstance(photos[1].params["photo"], str)  # then a file_id
-    for call in photos:
+    for call in photos[:2]:
         caption = call.params["caption"]
         assert "Ball on your Upper back" in caption  # the instruction in words
         assert "In the picture (seen from behind)" in caption  # and what the picture shows
+        assert "ball here, beside the spine" in caption
+    # another tool on the same area: its own picture, uploaded, and words that name that tool only
+    roller = photos[2]
+    assert "photo" in roller.files and roller.files["photo"].filename == "upper_back-foam_roller.png"
+    assert "Foam roller on your Upper back" in roller.params["caption"]
+    assert "roller across here" in roller.params["caption"] and "ball" not in roller.params["caption"]
     shown = [m for m in ann.messages if m.kind == "photo"]
     assert len(shown) == 1 and "Stand with your back to a wall" in shown[0].text
     api.assert_no_server_errors()

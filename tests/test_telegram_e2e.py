@@ -8,8 +8,10 @@ parametrised over both, and so is every suite that imports it); the scheduler is
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,15 @@ import pytest
 from sqlalchemy import select
 
 from bot.adapters.telegram import build_application
+from bot.content_loader import DEFAULT_CONTENT_DIR, load_content
+from bot.domain.events import Press, decode_press
+from bot.domain.matcher import Matcher
+from bot.domain.state import Step
 from bot.settings import Settings
 from bot.storage.db import Database
-from bot.storage.models import FollowupChoice, SessionRound
+from bot.storage.models import Conversation, FollowupChoice, Person, ScheduledMessage, SessionRound
 from tests.fakebotapi import FakeBotAPI, FakeUser
+from tests.test_conversation import NON_ANSWER_HINTS
 
 TIME_SCALE = 0.01
 
@@ -42,7 +49,7 @@ def make_settings(api: FakeBotAPI, e2e_database_url: str) -> Callable[..., Setti
             "dispatch_poll_seconds": 0.5,
             "flood_limit": 0,  # simulated people poke far faster than people do (tests/test_flood.py)
             # simulated people tap much faster than real ones; the per-chat 1/s pacing is
-            # exercised in tests/test_drain.py and would only slow these conversations down
+            # exercised in tests/test_ratelimit.py and would only slow these conversations down
             "chat_burst": 200,
         }
         values.update(overrides)
@@ -134,7 +141,13 @@ async def test_full_session_from_start_to_aftercare(api: FakeBotAPI, make_settin
     ):
         assert expected in transcript, expected
     commands = api.calls_to("setMyCommands")[0].params["commands"]
-    assert {c["command"] for c in commands} >= {"massage", "cancel", "help"}
+    menu = {c["command"] for c in commands}
+    # the menu offers exactly the commands /help lists, each with a description from content/
+    listed = set(
+        re.findall(r"^/([a-z]+) —", load_content(DEFAULT_CONTENT_DIR).text("help"), flags=re.MULTILINE)
+    )
+    assert menu == listed, (menu, listed)
+    assert all(c["description"] for c in commands)
     db = Database(settings.database_url)
     async with db.transaction() as session:
         rounds = (await session.execute(select(SessionRound))).scalars().all()
@@ -226,63 +239,188 @@ async def test_too_intense_keeps_the_prompts_going(api: FakeBotAPI, make_setting
         assert any(a.get("text") for a in fay.callback_answers)
 
 
-async def _ask_unexpected(user: FakeUser, question: str) -> None:
-    """Sticker, photo, voice, unknown command and a stale button: each gets a hint and the question again."""
-    for send, hint in (
-        (user.send_sticker, "only read text"),
-        (user.send_photo, "only read text"),
-        (user.send_voice, "only read text"),
-        (lambda: user.send_command("frobnicate"), "don't know the command"),
-        (lambda: user.press_data("k1:99999:area:neck"), "earlier message"),
-        (lambda: user.press_data("garbage\x00data"), "earlier message"),
-    ):
-        await send()
-        await user.wait_for(hint)
-        await user.wait_for(question)
+@dataclass(frozen=True)
+class Poke:
+    """What an odd input at one step may use: the current question's number and an older button."""
+
+    prompt: int
+    stale: str  # callback data of a button from an earlier question (not the one just answered)
+
+
+@dataclass(frozen=True)
+class Odd:
+    """One kind of unexpected input and the content key of the hint it gets (None: a toast only)."""
+
+    name: str
+    send: Callable[[FakeUser, Poke], Awaitable[object]]
+    hint: str | None
+    toast: bool = False  # a button press: Telegram's callback answer says "no longer active"
+
+
+CONTENT = load_content(DEFAULT_CONTENT_DIR)
+NON_ANSWER = "qwzx plorf"
+PER_STEP = "per step"  # the hint typed text gets depends on the step (NON_ANSWER_HINTS)
+ODD_INPUTS = (
+    Odd("text that is no answer", lambda u, p: u.send_text(NON_ANSWER), PER_STEP),
+    Odd("sticker", lambda u, p: u.send_sticker(), "hint.unsupported"),
+    Odd("photo", lambda u, p: u.send_photo(), "hint.unsupported"),
+    Odd("voice note", lambda u, p: u.send_voice(), "hint.unsupported"),
+    Odd("unknown command", lambda u, p: u.send_command("frobnicate"), "hint.unknown_command"),
+    Odd("stale button", lambda u, p: u.press_data(p.stale), "hint.stale", toast=True),
+    Odd("forged callback data", lambda u, p: u.press_data("garbage\x00k1:x"), "hint.stale", toast=True),
+    Odd("forged action", lambda u, p: u.press_data(f"k1:{p.prompt}:frobnicate"), None, toast=True),
+)
+
+
+async def stored_state(db: Database, user_id: int) -> dict[str, Any]:
+    """The person's conversation state as the database holds it."""
+    async with db.transaction() as session:
+        person = (
+            await session.execute(select(Person).where(Person.external_id == str(user_id)))
+        ).scalar_one()
+        row = await session.get(Conversation, person.id)
+        assert row is not None
+        return dict(row.state)
+
+
+def stale_button(user: FakeUser, prompt: int) -> str:
+    """The newest button of a question older than the one just answered (that one is a double tap)."""
+    for msg in reversed(user.messages):
+        for button in (b for row in msg.keyboard for b in row):
+            press = decode_press(button.get("callback_data"))
+            if isinstance(press, Press) and not press.action.startswith("fu.") and press.prompt < prompt - 1:
+                return str(button["callback_data"])
+    raise AssertionError(f"no button older than question {prompt}\n{user.transcript()}")
+
+
+async def poke_everything(
+    user: FakeUser,
+    db: Database,
+    step: Step,
+    question: str,
+    arrived: str | None = None,
+    text_hint: str | None = None,
+) -> None:
+    """Every odd input at the current step: a short hint (or toast), the same question with live
+    buttons, the stored state untouched. ``arrived``: what shows the step was reached, if not the
+    question itself; ``text_hint``: the hint for typed text, if not the step's usual one."""
+    content = CONTENT
+    await user.wait_for(arrived or question)  # the step was reached (replies go out after the commit)
+    before = await stored_state(db, user.id)
+    assert before["step"] == step.value, (before["step"], step)
+    poke = Poke(prompt=before["prompt"], stale=stale_button(user, before["prompt"]))
+    for odd in ODD_INPUTS:
+        where = f"{odd.name} at {step.value}"
+        seen, answers = len(user.messages), len(user.callback_answers)
+        await odd.send(user, poke)
+        asked = await user.wait_for(question)  # the current question again
+        new = user.messages[seen:]
+        asked_at = next(i for i, m in enumerate(new) if m.message_id == asked.message_id)
+        if odd.hint is not None:
+            key = odd.hint
+            if key == PER_STEP:
+                key = text_hint or NON_ANSWER_HINTS.get(step, "hint.use_buttons")
+            hint = (
+                content.text(key, command="frobnicate")
+                if key == "hint.unknown_command"
+                else content.text(key)
+            )
+            assert hint in [m.text for m in new[:asked_at]], where
+        if step is not Step.HOLDING:  # timed hold prompts may arrive in between
+            assert asked_at == (0 if odd.hint is None else 1), f"{where}: {[m.text for m in new]}"
+        prompts = {
+            p.prompt
+            for p in map(decode_press, (b["callback_data"] for r in asked.keyboard for b in r))
+            if isinstance(p, Press) and not p.action.startswith("fu.")
+        }
+        assert prompts <= {poke.prompt}, f"{where}: the buttons asked again are live"
+        if odd.toast:
+            texts = [a.get("text") for a in user.callback_answers[answers:]]
+            assert texts == [content.text("toast.stale")], f"{where}: {texts}"
+        assert await stored_state(db, user.id) == before, f"{where}: the stored state changed"
 
 
 async def test_unexpected_input_at_every_step(api: FakeBotAPI, make_settings) -> None:
-    async with running_bot(make_settings(time_scale=0.2)):  # 30 s hold → 6 s: time to poke at it
-        gus = api.user(7007, "Gus")
-        await gus.send_command("start")
-        await gus.wait_for("Begin")
-        await _ask_unexpected(gus, "Tap Begin")
-        await gus.press("Begin")
-        await _ask_unexpected(gus, "Do any of these apply")
-        await gus.send_text("blah blah")
-        await gus.wait_for("use the buttons")
-        await gus.press("None of these")
-        await _ask_unexpected(gus, "Where is the knot?")
-        await gus.send_text("hamstrings")
-        await _ask_unexpected(gus, "find the exact spot")
-        await gus.press("Found it")
-        await _ask_unexpected(gus, "What will you use")
-        await gus.press("Foam roller")
-        await _ask_unexpected(gus, "Two ways")
-        await gus.press("Slow strokes")
-        await _ask_unexpected(gus, "How long")
-        await gus.press("30 s")
-        await _ask_unexpected(gus, "Get into position")
-        await gus.press("Start")
-        await gus.wait_for("gliding slowly")
-        await gus.send_text("ouch")
-        await gus.wait_for("middle of a hold")
-        await gus.wait_for("Stroke 1", timeout=10)
-        await gus.wait_for("How was the pressure?", timeout=15)
-        await gus.send_sticker()
-        await gus.wait_for("How was the pressure?")
-        await gus.press("Too much")
-        await gus.wait_for("press more lightly")
-        await _ask_unexpected(gus, "How does the knot feel")
-        await gus.press("Worse")
-        await gus.wait_for("What next?")
-        assert "Another round here" not in gus.buttons()
-        await _ask_unexpected(gus, "What next?")
-        await gus.press("Finish")
-        await gus.wait_for("check in later")
-        await gus.send_text("no")
-        await gus.wait_for("no follow-ups")
-        await gus.wait_idle()
+    """Each odd input of ``ODD_INPUTS`` at each step of the state diagram (docs/architecture.md)."""
+    content = CONTENT
+    matcher = Matcher(content)
+    close_call = next(
+        p
+        for p in ("thigh", "hip", "back")
+        if matcher.match(p).area is None and len(matcher.match(p).candidates) >= 2
+    )
+    # 30 s hold → 6 s: time to poke at it; some 300 replies, so no per-chat pacing after a burst
+    settings = make_settings(time_scale=0.2, chat_burst=1000)
+    db = Database(settings.database_url)
+    try:
+        async with running_bot(settings):
+            gus = api.user(7007, "Gus")
+            await begin(gus)
+            await gus.send_command("cancel")  # an earlier session: its Begin button is stale now
+            await gus.wait_for("Tap Begin")
+            await poke_everything(gus, db, Step.IDLE, "Tap Begin")
+            await gus.press("Begin")
+            await poke_everything(gus, db, Step.SCREENING, "Do any of these apply")
+            await gus.press("One of these applies")
+            await poke_everything(gus, db, Step.SCREENING_PICK, "Which one applies")
+            await gus.press("None of these")
+            await poke_everything(gus, db, Step.AREA, "Where is the knot?")
+            await gus.send_text(close_call)
+            confirm = await gus.wait_for(content.text("area.did_you_mean"))
+            await poke_everything(gus, db, Step.AREA_CONFIRM, content.text("area.did_you_mean"))
+            await gus.press(confirm.buttons[0])
+            await poke_everything(gus, db, Step.LOCATE, "find the exact spot")
+            await gus.press("Found it")
+            await poke_everything(gus, db, Step.TOOL, "What will you use")
+            await gus.press("recommended")
+            await poke_everything(gus, db, Step.TECHNIQUE, "Two ways")
+            await gus.press("Steady pressure")
+            await poke_everything(gus, db, Step.HOLD_LENGTH, "How long")
+            await gus.press("30 s")
+            await poke_everything(gus, db, Step.HOLD_READY, "Get into position")
+            await gus.press("Start")
+            await poke_everything(gus, db, Step.HOLDING, content.text("hold.in_progress"), "Press in now")
+            # the hold went on: every timed prompt arrives, then the end of the hold
+            await gus.wait_for("Release the pressure gradually", timeout=20)
+            for prompt in content.session.prompts:
+                if not prompt.techniques or "static_pressure" in prompt.techniques:
+                    assert sum(prompt.text in t for t in gus.texts) == 1, prompt.text
+            # the pressure rating: still the HOLDING step, the hold is over
+            rating = content.text("rate.intensity_question")
+            await poke_everything(gus, db, Step.HOLDING, rating, text_hint="hint.use_buttons")
+            await gus.press("Too much")
+            await gus.wait_for("press more lightly")
+            await poke_everything(gus, db, Step.RATE_KNOT, "How does the knot feel")
+            await gus.press("Worse")
+            await poke_everything(gus, db, Step.NEXT, "What next?")
+            assert "Another round here" not in gus.buttons()
+            await gus.press("Finish")
+            await poke_everything(gus, db, Step.FOLLOWUP, "check in later")
+            await gus.press("Yes, check in")
+            await poke_everything(gus, db, Step.TZ_ASK, content.text("tz.question"))
+            await gus.send_text("Atlantis")  # a near miss: which time zone did you mean?
+            await poke_everything(gus, db, Step.TZ_CONFIRM, content.text("tz.did_you_mean"))
+            await gus.press("Atlanta")
+            await gus.wait_for("Your time zone is America/New_York")
+            await gus.wait_idle()
+            assert (await stored_state(db, gus.id))["step"] == Step.IDLE.value
+        async with db.transaction() as session:
+            holds = (
+                (
+                    await session.execute(
+                        select(ScheduledMessage).where(ScheduledMessage.key.startswith("hold:"))
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            rounds = (await session.execute(select(SessionRound))).scalars().all()
+    finally:
+        await db.dispose()
+    assert holds and {h.status for h in holds} == {"sent"}, [(h.key, h.status) for h in holds]
+    assert [(r.intensity, r.knot) for r in rounds] == [("much", "worse")]  # nothing lost, nothing doubled
+    assert "something went wrong" not in gus.transcript()
+    api.assert_no_server_errors()
 
 
 async def test_restart_mid_hold_resumes_from_the_database(api: FakeBotAPI, make_settings) -> None:

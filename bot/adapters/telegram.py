@@ -3,6 +3,10 @@
 No conversation logic lives here. Every update goes through one handler that
 turns it into a domain event, runs it through :class:`~bot.service.ConversationService`
 (one transaction), answers the button press, and sends the reply rows.
+
+Start-up waits for Telegram: getMe, setMyCommands (and setWebhook in webhook mode) are
+retried with capped backoff while Telegram is unreachable, times out, or answers 5xx or 429,
+one log line per attempt; a token Telegram rejects stops the start with :class:`StartupError`.
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ import logging
 import os
 import traceback
 import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
+    Bot,
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -28,7 +35,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest
 from telegram.warnings import PTBDeprecationWarning
@@ -51,15 +58,17 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 CAPTION_LIMIT = 1024
+# the command menu (setMyCommands): command and the string key of its description
 COMMANDS = (
-    ("massage", "Start a guided self-massage session"),
-    ("cancel", "Stop the current session"),
-    ("progress", "Your progress chart"),
-    ("about", "What a muscle knot is"),
-    ("privacy", "What I keep about you"),
-    ("mydata", "Get everything I keep about you"),
-    ("delete", "Erase everything I keep about you"),
-    ("help", "What I can do"),
+    ("massage", "menu.massage"),
+    ("cancel", "menu.cancel"),
+    ("progress", "menu.progress"),
+    ("reminders", "menu.reminders"),
+    ("about", "menu.about"),
+    ("privacy", "menu.privacy"),
+    ("mydata", "menu.mydata"),
+    ("delete", "menu.delete"),
+    ("help", "menu.help"),
 )
 UNSUPPORTED_KINDS = (
     "sticker",
@@ -314,6 +323,9 @@ class TelegramBot:
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log one line (update id and error type, never message text) and tell the person to retry."""
+        if update is None and context.job is None and isinstance(context.error, NetworkError | RetryAfter):
+            polling_error(context.error)  # getUpdates failed (run_polling reports it here): no update
+            return
         update_id = update.update_id if isinstance(update, Update) else None
         user = update.effective_user if isinstance(update, Update) else None
         person = person_hash(user.id) if user is not None else None
@@ -356,7 +368,8 @@ class TelegramBot:
 
     async def post_init(self, application: Application) -> None:  # type: ignore[type-arg]
         await ensure_current(self.core.db, migrate=self.core.db.is_sqlite)  # SQLite migrates itself
-        await application.bot.set_my_commands([BotCommand(name, text) for name, text in COMMANDS])
+        menu = [BotCommand(name, self.core.content.text(key)) for name, key in COMMANDS]
+        await retry_startup("setMyCommands", lambda: application.bot.set_my_commands(menu))
         self.delivery.waker.start()
         assert application.job_queue is not None
         self.delivery.retention.start(application.job_queue.scheduler)
@@ -378,6 +391,81 @@ class TelegramBot:
         await self.core.db.dispose()
 
 
+# ---- start-up: wait for Telegram instead of failing ----------------------------------------------
+
+STARTUP_FIRST_WAIT = 1.0  # seconds before the second attempt; doubled each time
+STARTUP_MAX_WAIT = 30.0  # the cap: while Telegram stays away, one attempt every 30 s
+_T = TypeVar("_T")
+
+
+class StartupError(Exception):
+    """Telegram refused the bot at start-up for a reason waiting will not fix; one line, no token."""
+
+
+def startup_wait(attempt: int) -> float:
+    """Seconds to wait after failed attempt number ``attempt``: 1, 2, 4, ... capped at 30."""
+    return float(min(STARTUP_MAX_WAIT, STARTUP_FIRST_WAIT * 2 ** max(0, attempt - 1)))
+
+
+async def retry_startup(what: str, call: Callable[[], Awaitable[_T]]) -> _T:
+    """Run a start-up call until Telegram answers it.
+
+    Unreachable, timed out, 5xx (``NetworkError``) and 429 (``RetryAfter``, waiting at least
+    what Telegram asks) are retried with capped backoff and for as long as it takes, one warning
+    per attempt. A rejected token (401/404: ``InvalidToken``) raises :class:`StartupError`; any
+    other error (a 400, say) is raised as it is: waiting would not fix it.
+    """
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await call()
+        except InvalidToken as exc:  # its message quotes the token: never passed on
+            raise StartupError(
+                f"Telegram rejected TELEGRAM_BOT_TOKEN ({what} answered Unauthorized or Not Found); "
+                "check the token"
+            ) from exc
+        except BadRequest:  # a NetworkError in PTB, but not one that waiting fixes
+            raise
+        except RetryAfter as exc:
+            wait = max(retry_after_seconds(exc), startup_wait(attempt))
+            reason = "429 Too Many Requests"
+        except NetworkError as exc:  # connection refused or reset, TimedOut, 5xx
+            wait = startup_wait(attempt)
+            reason = f"{type(exc).__name__}: {redact(exc.message)[:200]}"
+        log.warning(
+            "Telegram not reachable at start-up: %s failed (%s), attempt %d; trying again in %.0f s",
+            what,
+            reason,
+            attempt,
+            wait,
+        )
+        await asyncio.sleep(wait)
+
+
+class KnotbotApplication(Application):  # type: ignore[type-arg]
+    """PTB's Application whose ``initialize`` (getMe) waits for Telegram (:func:`retry_startup`)."""
+
+    async def initialize(self) -> None:
+        await retry_startup("getMe", super().initialize)
+
+
+async def wait_for_telegram(settings: Settings) -> None:
+    """Retry getMe with a bot of its own until Telegram answers (webhook mode checks this before
+    its server starts, so a rejected token ends the start with one line)."""
+    assert settings.telegram_bot_token is not None
+    bot = Bot(settings.telegram_bot_token.get_secret_value(), base_url=settings.telegram_api_url)
+    try:
+        await retry_startup("getMe", bot.initialize)
+    finally:
+        await bot.shutdown()
+
+
+def polling_error(exc: TelegramError) -> None:
+    """PTB's polling loop retries a failed getUpdates with backoff: one line, not a traceback."""
+    log.warning("getUpdates failed (%s); polling goes on with backoff", type(exc).__name__)
+
+
 def build_application(
     settings: Settings,
     *,
@@ -396,6 +484,7 @@ def build_application(
     core = core or build_core(settings, db=db)
     builder = (
         ApplicationBuilder()
+        .application_class(KnotbotApplication)  # getMe at start-up waits for Telegram
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_url)
     )

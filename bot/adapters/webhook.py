@@ -8,6 +8,11 @@ header gets 403 and is not looked at. A good one is processed to the end
 person's next update until this one is done — whichever replica gets it next.
 ``/healthz`` answers 200 while the bot runs and the database answers.
 
+Start-up waits for Telegram: :func:`serve` retries getMe before the server starts
+(a rejected token ends it with :class:`~bot.adapters.telegram.StartupError`, one
+line), and getMe, setMyCommands and setWebhook in the lifespan are retried with
+capped backoff while Telegram is unreachable (:func:`~bot.adapters.telegram.retry_startup`).
+
 Several replicas can run behind a load balancer on one PostgreSQL database:
 per-person order comes from Telegram's queue plus the per-person advisory lock
 in the update's transaction, and one replica at a time runs the dispatcher
@@ -31,7 +36,7 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
 
-from bot.adapters.telegram import build_application
+from bot.adapters.telegram import build_application, retry_startup, wait_for_telegram
 from bot.runtime import Core, build_core
 from bot.settings import Settings
 
@@ -84,11 +89,14 @@ class WebhookServer:
         try:
             assert application.post_init is not None
             await application.post_init(application)  # schema check, commands, dispatcher waker
-            await application.bot.set_webhook(
-                url=self.settings.webhook_url or "",
-                secret_token=self._secret.decode(),
-                allowed_updates=Update.ALL_TYPES,
-                drop_pending_updates=self.settings.webhook_drop_pending,
+            await retry_startup(
+                "setWebhook",
+                lambda: application.bot.set_webhook(
+                    url=self.settings.webhook_url or "",
+                    secret_token=self._secret.decode(),
+                    allowed_updates=Update.ALL_TYPES,
+                    drop_pending_updates=self.settings.webhook_drop_pending,
+                ),
             )
             await application.start()
             log.info("webhook ready on path %s", self.settings.webhook_path)
@@ -136,9 +144,14 @@ class WebhookServer:
 
 
 def serve(settings: Settings) -> int:
-    """Run the webhook server with uvicorn until SIGINT/SIGTERM; returns an exit code."""
+    """Run the webhook server with uvicorn until SIGINT/SIGTERM; returns an exit code.
+
+    Waits for Telegram first (raises :class:`~bot.adapters.telegram.StartupError` if it rejects
+    the token); 1 if the server could not start (uvicorn has logged why).
+    """
     import uvicorn
 
+    asyncio.run(wait_for_telegram(settings))
     server = WebhookServer(settings)
     config = uvicorn.Config(
         server.app,
@@ -150,5 +163,6 @@ def serve(settings: Settings) -> int:
         timeout_graceful_shutdown=30,
     )
     log.info("listening on %s:%s", settings.listen_host, settings.listen_port)
-    uvicorn.Server(config).run()
-    return 0
+    uv = uvicorn.Server(config)
+    uv.run()
+    return 0 if uv.started else 1

@@ -121,6 +121,7 @@ class FollowupRules(Strict):
 
     hydration_after_minutes: int = Field(gt=0)
     hydration_useful_for_minutes: int = Field(gt=0)
+    late_wording_after_minutes: int = Field(gt=0, description="later than this, a follow-up says so")
     check_hour: int = Field(ge=0, le=23)
     hour_choices: list[int] = Field(min_length=1)
     repeat_after_days: int = Field(ge=1)

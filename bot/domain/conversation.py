@@ -29,6 +29,7 @@ from bot.domain.effects import (
     Toast,
 )
 from bot.domain.events import BadPress, Command, Event, Location, Press, Text, Unsupported, encode_press
+from bot.domain.pictures import attachment_spec
 from bot.domain.pictures import describe as describe_picture
 from bot.domain.state import State, Step
 
@@ -267,7 +268,8 @@ def on_text(state: State, text: str, env: Env) -> Decision:
         if len(result.candidates) >= 2:
             cands = tuple(c.area for c in result.candidates[:3])
             return ask(state.advance(Step.AREA_CONFIRM, candidates=cands), env)
-        return ask(state.advance(Step.AREA, candidates=()), env, _reply(t("area.no_match")))
+        # nothing matched: the same question again, its buttons (and any close call) still valid
+        return ask(state, env, _reply(t("area.no_match")))
     if state.step in (Step.TZ_ASK, Step.TZ_CONFIRM):
         found = followups.on_tz_text(state, text, env)
         if found is not None:
@@ -383,8 +385,9 @@ def _tool_press(state: State, action: str, env: Env) -> Decision | None:
         return None
     tool = env.content.tool(tool_id)
     text = env.content.text("tool.setup", tool=tool.name, area=area.name, setup=setup.setup)
-    # the picture of where to work; the caption says the same in words, for screen readers
-    shown = Message(f"{text}\n\n{describe_picture(env.content, area.id)}", attachment=f"area:{area.id}")
+    # the picture of where to put this tool; the caption says the same in words, for screen readers
+    picture = describe_picture(env.content, area.id, tool_id)
+    shown = Message(f"{text}\n\n{picture}", attachment=attachment_spec(area.id, tool_id))
     return ask(state.advance(Step.TECHNIQUE, tool=tool_id), env, Reply(shown))
 
 
@@ -621,7 +624,7 @@ def decide(state: State, event: Event, env: Env) -> Decision:
         return ask(state, env, Toast(t("toast.stale")), _reply(t("hint.stale")))
     if isinstance(event, Location):
         located = followups.on_location(state, event.latitude, event.longitude, env)
-        if state.step is Step.TZ_ASK:
+        if state.step in followups.TZ_STEPS:
             return located
         return ask(state, env, *located.effects)
     assert isinstance(event, Unsupported)

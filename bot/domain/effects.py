@@ -21,7 +21,7 @@ class Message:
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
-    # rendered when sent: "area:<id>" (placement picture), "progress" (chart), "mydata" (JSON export)
+    # rendered when sent: "area:<id>:<tool>" (placement picture), "progress" (chart), "mydata" (JSON export)
     attachment: str | None = None
     ask_location: bool = False  # offer Telegram's "share location" keyboard button
     remove_keyboard: bool = False  # take away a "share location" keyboard shown before

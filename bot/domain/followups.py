@@ -2,18 +2,21 @@
 
 Pure, like the rest of the core. What is sent later is decided here and
 scheduled as rows (keys ``fu:hyd:<session>`` and ``fu:chk:<session>:<area>:<n>``);
-the dispatcher only sends them, moving a follow-up that would land in the
-person's quiet hours to the next decent hour. Follow-up buttons work outside the
-question flow ("out of band"): their actions start with ``fu.`` and are accepted
-whatever the conversation is doing, because they answer a message that may
-arrive in the middle of something else.
+a hydration reminder that would fall into quiet hours moves to their end, or goes
+with the next-day check if it would come no earlier. What happens to a follow-up
+that comes due late (the bot was down) is decided here too, by
+:func:`late_followup`; the dispatcher only carries that out. Follow-up buttons
+work outside the question flow ("out of band"): their actions start with ``fu.``
+and are accepted whatever the conversation is doing, because they answer a
+message that may arrive in the middle of something else.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.domain.content import Content
 from bot.domain.decision import Decision, Env
 from bot.domain.effects import (
     Button,
@@ -28,12 +31,16 @@ from bot.domain.effects import (
 from bot.domain.events import encode_press
 from bot.domain.profile import Profile
 from bot.domain.state import State, Step
-from bot.domain.timing import days_later_at, in_quiet_hours, local_clock, zone
+from bot.domain.timing import days_later_at, local_clock, next_allowed, zone
 
 FOLLOWUP_KEY_PREFIX = "fu:"
+HYDRATION_KEY_PREFIX = "fu:hyd:"
+HYDRATION = "hydration"  # kinds of follow-up rows
+CHECKIN = "checkin"
 ACTION_PREFIX = "fu."
 ANSWERS = ("better", "same", "worse", "nerve")
 OUT_OF_BAND = 0  # the prompt number of follow-up buttons: they are not tied to a question
+TZ_STEPS = frozenset({Step.TZ_ASK, Step.TZ_CONFIRM})  # where a city, an offset or a location answers
 
 
 def _btn(label: str, action: str) -> Button:
@@ -87,6 +94,11 @@ def tz_candidates_question(state: State, env: Env) -> Message:
     return Message(t("tz.did_you_mean"), (*rows, other))
 
 
+def current_tz_question(state: State, env: Env) -> Message:
+    """The time-zone question being asked: the candidates of a close call, or where you are."""
+    return tz_candidates_question(state, env) if state.step is Step.TZ_CONFIRM else tz_question(state, env)
+
+
 def ask_tz(state: State, env: Env, *before: Effect) -> Decision:
     asking = state.advance(Step.TZ_ASK, zones=())
     t = env.content.text
@@ -129,23 +141,24 @@ def on_tz_text(state: State, text: str, env: Env) -> Decision | None:
     if found.candidates:
         asking = state.advance(Step.TZ_CONFIRM, zones=tuple(c.label for c in found.candidates))
         return Decision(asking, (Reply(tz_candidates_question(asking, env)),))
-    return Decision(state, (_reply(t("tz.no_match")), Reply(tz_question(state, env))))
+    return Decision(state, (_reply(t("tz.no_match")), Reply(current_tz_question(state, env))))
 
 
 def on_location(state: State, latitude: float, longitude: float, env: Env) -> Decision:
     t = env.content.text
-    if state.step is not Step.TZ_ASK:
+    if state.step not in TZ_STEPS:
         return Decision(state, (_reply(t("hint.location_unexpected")),))
     found = env.locate_tz(latitude, longitude) if env.locate_tz is not None else None
     if found is None:
-        return Decision(state, (_reply(t("tz.location_failed")), Reply(tz_question(state, env))))
+        return Decision(state, (_reply(t("tz.location_failed")), Reply(current_tz_question(state, env))))
     return zone_chosen(state, found, env)
 
 
 def on_tz_press(state: State, action: str, env: Env) -> Decision | None:
     """Buttons of the time-zone questions (bound to the question, not out of band)."""
     if action == "location":  # only pressable where location can't be shared (no keyboard button)
-        return Decision(state, (_reply(env.content.text("tz.type_city")), Reply(tz_question(state, env))))
+        type_city = _reply(env.content.text("tz.type_city"))
+        return Decision(state, (type_city, Reply(current_tz_question(state, env))))
     if not action.startswith("tz:"):
         return None
     choice = action.removeprefix("tz:")
@@ -166,7 +179,14 @@ def zone_of(label: str) -> str:
 
 
 def schedule_followups(session: int, areas: tuple[str, ...], env: Env) -> tuple[Effect, ...]:
-    """Hydration later today and a check per area tomorrow, and a reply saying when."""
+    """Hydration later today and a check per area tomorrow, and a reply saying when.
+
+    A hydration reminder that would fall into quiet hours moves to their end (with
+    the morning-after wording if that is much later than planned). If that is no
+    earlier than the next-day check, it is folded into the check: no separate
+    reminder, and the first check message starts with a line about water, so two
+    messages never arrive at once.
+    """
     c = env.content
     t = c.text
     rules = c.followups
@@ -174,36 +194,50 @@ def schedule_followups(session: int, areas: tuple[str, ...], env: Env) -> tuple[
     now = _now(env)
     effects: list[Effect] = []
     lines: list[str] = []
-    hydration = now + timedelta(minutes=rules.hydration_after_minutes)
-    if not in_quiet_hours(hydration, profile):
+    check = days_later_at(now, 1, profile)
+    planned = now + timedelta(minutes=rules.hydration_after_minutes)
+    hydration = next_allowed(planned, profile)
+    folded = bool(areas) and hydration >= check
+    if not folded:
+        text = hydration_wording(planned, hydration, c) or t("followup.hydration")
         effects.append(
             Schedule(
-                key=f"{FOLLOWUP_KEY_PREFIX}hyd:{session}",
+                key=f"{HYDRATION_KEY_PREFIX}{session}",
                 delay=_delay(hydration, env),
-                message=Message(t("followup.hydration"), (stop_button(env),)),
-                kind="hydration",
-                late_after=rules.hydration_useful_for_minutes * 60 * env.time_scale,
+                message=Message(text, (stop_button(env),)),
+                kind=HYDRATION,
             )
         )
-        lines.append(t("followup.when_hydration", clock=local_clock(hydration, profile)))
-    check = days_later_at(now, 1, profile)
-    for area_id in areas:
-        effects.append(check_schedule(session, area_id, 0, check, env))
+        clock = local_clock(hydration, profile)
+        lines.append(
+            t("followup.when_hydration", clock=clock)
+            if hydration == planned
+            else t("followup.when_hydration_after_quiet", clock=clock)
+        )
+    for i, area_id in enumerate(areas):
+        effects.append(check_schedule(session, area_id, 0, check, env, water=folded and i == 0))
     if areas:
         names = ", ".join(c.area(a).name.lower() for a in areas)
         lines.append(t("followup.when_check", areas=names, clock=local_clock(check, profile)))
+        if folded:
+            lines.append(t("followup.when_hydration_with_check"))
     summary = t(
         "followup.scheduled", when="\n".join(f"• {line}" for line in lines), zone=_zone_label(profile)
     )
     return (*effects, _reply(summary))
 
 
-def check_schedule(session: int, area_id: str, n: int, due: datetime, env: Env) -> Schedule:
+def check_schedule(
+    session: int, area_id: str, n: int, due: datetime, env: Env, *, water: bool = False
+) -> Schedule:
+    message = check_message(session, area_id, n, env)
+    if water:
+        message = replace(message, text=with_water(message.text, env.content))
     return Schedule(
         key=f"{FOLLOWUP_KEY_PREFIX}chk:{session}:{area_id}:{n}",
         delay=_delay(due, env),
-        message=check_message(session, area_id, n, env),
-        kind="checkin",
+        message=message,
+        kind=CHECKIN,
     )
 
 
@@ -212,6 +246,128 @@ def check_message(session: int, area_id: str, n: int, env: Env) -> Message:
     area = env.content.area(area_id)
     rows = tuple((_btn(t(f"button.check_{a}"), f"chk:{session}:{area_id}:{n}:{a}"),) for a in ANSWERS)
     return Message(t("check.question", area=area.name.lower()), (*rows, stop_button(env)))
+
+
+# -- wording of moved and late follow-ups ---------------------------------------------------
+
+
+def hydration_wording(planned: datetime, at: datetime, content: Content) -> str | None:
+    """The morning-after wording for a hydration reminder sent at ``at`` instead of ``planned``.
+
+    None (keep the planned wording) unless it was moved further than the reminder
+    stays useful. Both are clock times and quiet hours are real time, so this
+    compares real minutes, whatever KNOTBOT_TIME_SCALE is.
+    """
+    if (at - planned).total_seconds() <= content.followups.hydration_useful_for_minutes * 60:
+        return None
+    return content.text("followup.hydration_morning")
+
+
+def _wrapped(text: str, template: str) -> bool:
+    before, _, after = template.partition("\0")
+    return text.startswith(before) and text.endswith(after)
+
+
+def late_wording(text: str, content: Content) -> str:
+    """``text`` with a "sorry, this comes late" line; unchanged if it has one already."""
+    if _wrapped(text, content.text("followup.late", message="\0")):
+        return text
+    return content.text("followup.late", message=text)
+
+
+def with_water(text: str, content: Content) -> str:
+    """A check question with a line about drinking water first (a folded hydration reminder)."""
+    if _wrapped(text, content.text("followup.with_water", message="\0")):
+        return text
+    return content.text("followup.with_water", message=text)
+
+
+# -- follow-ups that come due late ----------------------------------------------------------
+
+SEND = "send"
+MOVE = "move"
+DROP = "drop"
+
+
+@dataclass(frozen=True)
+class LateVerdict:
+    """What the dispatcher does with a follow-up row that is due now.
+
+    ``send`` it now, ``move`` it to ``due`` (it stays pending), or ``drop`` it.
+    ``text``, if set, replaces the planned wording (and is stored with the row);
+    ``reason`` goes to the row's ``last_error`` and never holds message text.
+    """
+
+    action: str
+    due: datetime | None = None
+    text: str | None = None
+    reason: str | None = None
+
+
+def _scaled_seconds(minutes: int, time_scale: float) -> float:
+    """A lateness threshold on the dispatcher's clock: scaled like the waits, at least 1 s."""
+    return max(1.0, minutes * 60 * time_scale)
+
+
+def late_followup(
+    kind: str,
+    text: str,
+    due: datetime,
+    now: datetime,
+    profile: Profile,
+    content: Content,
+    *,
+    time_scale: float = 1.0,
+) -> LateVerdict:
+    """Decide about a follow-up row (``hydration`` or ``checkin``) that is due at ``now``.
+
+    - A hydration reminder more than ``hydration_useful_for_minutes`` late is
+      pointless: dropped.
+    - Inside the person's quiet hours (the bot came back at night, or the quiet
+      hours changed) it moves to their end (DST-correct); a hydration reminder
+      moved that far gets the morning-after wording, anything else that is late
+      gets the late wording.
+    - Otherwise it is sent now, with the late wording if it is more than
+      ``late_wording_after_minutes`` late.
+
+    Thresholds are scaled by ``time_scale`` like every wait (at least 1 s). A
+    next-day check is never dropped for being late: it is where the advice to see
+    a professional comes from.
+    """
+    rules = content.followups
+    late = (now - due).total_seconds()
+    if kind == HYDRATION and late > _scaled_seconds(rules.hydration_useful_for_minutes, time_scale):
+        return LateVerdict(DROP, reason=f"pointless: late by {late:.0f}s")
+    is_late = late > _scaled_seconds(rules.late_wording_after_minutes, time_scale)
+    allowed = next_allowed(now, profile)
+    if allowed > now:
+        wording = hydration_wording(due, allowed, content) if kind == HYDRATION else None
+        if wording is None and is_late:
+            wording = late_wording(text, content)
+        return LateVerdict(MOVE, due=allowed, text=wording, reason="quiet hours")
+    if is_late:
+        return LateVerdict(SEND, text=late_wording(text, content), reason=f"late by {late:.0f}s")
+    return LateVerdict(SEND)
+
+
+def check_prefix_of(hydration_key: str) -> str | None:
+    """``fu:hyd:<session>`` → ``fu:chk:<session>:``, the keys of that session's checks."""
+    if not hydration_key.startswith(HYDRATION_KEY_PREFIX):
+        return None
+    return f"{FOLLOWUP_KEY_PREFIX}chk:{hydration_key.removeprefix(HYDRATION_KEY_PREFIX)}:"
+
+
+def fold_into_check(
+    verdict: LateVerdict, check_due: datetime | None, check_text: str, content: Content
+) -> tuple[LateVerdict, str | None]:
+    """A hydration reminder moved to or past its session's next pending check goes with it.
+
+    Returns the verdict (``drop`` if folded) and the check's new wording (None:
+    unchanged), as :func:`schedule_followups` does when it plans them.
+    """
+    if verdict.action != MOVE or verdict.due is None or check_due is None or verdict.due < check_due:
+        return verdict, None
+    return LateVerdict(DROP, reason="folded into the next-day check"), with_water(check_text, content)
 
 
 # -- out-of-band buttons -----------------------------------------------------------------

@@ -7,13 +7,17 @@ It is pure: it reads only :class:`~bot.domain.content.Content` (``aliases`` and
 How a text is read:
 
 1. **Normalise** - casefold, strip accents, emoji, zero-width characters and
-   punctuation (``can't`` -> ``cant``, ``10/10`` -> ``10 10``), split into words.
+   punctuation (``can't`` -> ``cant``, ``10/10`` -> ``10 10``), read ``&``, ``+`` and
+   ``n`` as "and", split into words; idioms that only look like a warning sign become
+   one word ("warmed up", "burnt out", "feel the burn").
 2. **Correct typos** word by word: an unknown word is matched with rapidfuzz against
    the vocabulary of aliases and warning terms ("swolen" -> "swollen",
    "hamstrigns" -> "hamstrings"); short words and ordinary English words that merely
    look like a body part ("but", "paint", "hands") are left alone.
 3. **Warning phrases first**: a warning sign matches when every group of one of its
-   patterns has a term in the text. When one matches, no area is reported.
+   patterns has a term in the text. When one matches, no area is reported. Zones to
+   avoid ("back of my knee", "front of my neck", "armpit") are the ``avoid_zone`` sign,
+   so they never become a massage area.
 4. **Areas**: filler ("my", "a knot in", "is killing me", "sore", "tight", ...) is
    dropped and the longest alias phrases are looked up; several areas, or an alias
    shared by several areas ("thigh", "hip", "back"), give a close call.
@@ -54,11 +58,19 @@ _CACHE_SIZE = 4096
 
 _ZERO_WIDTH = re.compile("[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _APOSTROPHES = re.compile("['\u2018\u2019\u02bc\u0060\u00b4]")
+_AND_SIGNS = re.compile(r"[&+]")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
-_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bcan not\b|\bcannot\b"), "cant"),
-    (re.compile(r"\b(?:warm|warming|warmed) up\b"), "warmup"),
-    (re.compile(r"\bi m\b"), "im"),
+# Run on the normalised words (single spaces), each only when one of its trigger words
+# is there. Idioms that would otherwise read as a warning sign become one word: "warmed
+# up" is not "warm", "burnt out" is not a burn, "feel the burn" is effort, not a burn.
+_PHRASES: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = (
+    (frozenset({"not", "cannot"}), re.compile(r"\bcan not\b|\bcannot\b"), "cant"),
+    (frozenset({"up"}), re.compile(r"\b(?:warm|warming|warmed) up\b"), "warmup"),
+    (frozenset({"out"}), re.compile(r"\b(?:burn|burns|burnt|burned|burning) out\b"), "burnout"),
+    (frozenset({"burn"}), re.compile(r"\b(?:feel|feels|feeling|felt) (?:the|a|that) burn\b"), "feeltheburn"),
+    (frozenset({"m"}), re.compile(r"\bi m\b"), "im"),
+    (frozenset({"n", "nd"}), re.compile(r"\bn\b|\bnd\b"), "and"),  # "neck n shoulders", "pins n needles"
+    (frozenset({"o"}), re.compile(r"\bo\b"), "of"),  # "back o my knee"
 )
 
 
@@ -147,10 +159,17 @@ def normalise(text: str) -> list[str]:
     text = unicodedata.normalize("NFKD", text.casefold())
     text = text.encode("ascii", "ignore").decode("ascii")
     text = _APOSTROPHES.sub("", text)
+    if "&" in text or "+" in text:
+        text = _AND_SIGNS.sub(" and ", text)
     text = _NON_WORD.sub(" ", text).strip()
-    for pattern, replacement in _PHRASES:
-        text = pattern.sub(replacement, text)
-    return text.split()
+    words = text.split()
+    present = set(words)
+    changed = False
+    for triggers, pattern, replacement in _PHRASES:
+        if not triggers.isdisjoint(present):
+            text = pattern.sub(replacement, text)
+            changed = True
+    return text.split() if changed else words
 
 
 def area_words(text: str) -> list[str]:
@@ -258,6 +277,7 @@ class Matcher:
                 by_letter.setdefault(word[0], []).append(word)
         self._vocab_by_letter = by_letter
         self._word_cache: dict[str, tuple[str, float]] = {}
+        self._terms_cache: dict[str, tuple[tuple[_Term, int, int], ...]] = {}
         self._result_cache: OrderedDict[str, MatchResult] = OrderedDict()
 
     # -- words -----------------------------------------------------------------
@@ -290,15 +310,25 @@ class Matcher:
 
     # -- warning phrases -------------------------------------------------------
 
+    def _terms_starting(self, word: str) -> tuple[tuple[_Term, int, int], ...]:
+        """Warning terms whose first word is ``word`` (exactly, or as a "*" prefix); cached."""
+        cached = self._terms_cache.get(word)
+        if cached is not None:
+            return cached
+        found = list(self._exact_terms.get(word, ()))
+        for length in self._prefix_lengths:
+            if len(word) >= length:
+                found.extend(self._prefix_terms.get(word[:length], ()))
+        result = tuple(found)
+        if len(self._terms_cache) < 100_000:
+            self._terms_cache[word] = result
+        return result
+
     def _red_flag(self, words: list[str]) -> str | None:
         hit: dict[int, set[int]] = {}
         n = len(words)
         for i, word in enumerate(words):
-            candidates = list(self._exact_terms.get(word, ()))
-            for length in self._prefix_lengths:
-                if len(word) >= length:
-                    candidates.extend(self._prefix_terms.get(word[:length], ()))
-            for term, pid, gid in candidates:
+            for term, pid, gid in self._terms_starting(word):
                 tw = term.words
                 if len(tw) > 1:
                     if i + len(tw) > n:
@@ -363,12 +393,13 @@ class Matcher:
         return result
 
     def match_uncached(self, text: str) -> MatchResult:
-        """:meth:`match` without the per-text result cache (word corrections stay cached)."""
+        """:meth:`match` without the per-text result cache (per-word look-ups stay cached)."""
         return self._match(text)
 
     def clear_caches(self) -> None:
-        """Forget cached results and word corrections (for benchmarks)."""
+        """Forget cached results, word corrections and warning-term look-ups (for benchmarks)."""
         self._word_cache.clear()
+        self._terms_cache.clear()
         self._result_cache.clear()
 
     def _match(self, text: str) -> MatchResult:
@@ -392,125 +423,132 @@ class Matcher:
 
 # -- protected words ---------------------------------------------------------------
 # English words within a typo of an alias or warning word. They are never "corrected":
-# "but" is not "butt", "waist" is not "wrist", "stuck" is not "struck". Generated from
-# Debian's wamerican-small word list (common words): every word that the typo correction would turn into a
-# different (non-filler) vocabulary word, except plain inflections of it ("calve" ->
-# "calves" stays allowed). Regenerate when aliases or warning terms grow a lot.
+# "but" is not "butt", "waist" is not "wrist", "stuck" is not "struck", "scalp" is not
+# "scald". Generated from Debian's wamerican-small word list (common words): every word
+# that the typo correction would turn into a different (non-filler) vocabulary word,
+# except plain inflections of it (+s, es, d, ed or e: "calve" -> "calves" stays
+# allowed, "boot" -> "booty" does not) and rare words
+# (wordfreq Zipf frequency below 2) whose correction is an area word that no warning
+# term uses: "gluts" and "napes" are far more likely "glutes" and "nape" here.
+# Regenerate when aliases or warning terms grow (docs/matching.md says how).
 PROTECTED: frozenset[str] = _words(
     """
-    abound accidents ace aces ached acing acne acre acres acting age aged aground aims ales allays alms
-    alone alter alto among angle ankles ants apes appetites apter arc arched archer archers archest
-    arching arcs areas arena ares aria arks army arts ashes ashing attach attacks awaked awaken awakes
-    aware awes awoke awry axes ayes babe backlog backlogs backs badder bade bagged bail bake bald bale
-    balk balls balm ban banded bands bandy bang bani bank banked banned bans bar bard bare bareback
-    barged bark barn barns based baser bases bash bask bass baste bath batter baud bawl bay bead beak
-    beam bean beard bears beat beater bee beef beer bees beet beings bell bellow bend betted betters
-    bettor bide biked bikes bile bill bind bite bits bitter blackhead blackheads blacks bladders blame
-    blames bland blander blank blare blares blaster blaze blazes bleak bled blend blending blends blew
-    blob bloc block blog blond bloods bloody bloom blot blown blows blued bluer blues blur blush bluster
-    blusters boar bode bodes boils bond bonds boned boney bonus bony booth bore bores born borne botch
-    bottoms bow bowed bowl bowls boxes boy braise braised braises braising brake braking brand breach
-    breaching bread breading breadth breaks breathed breather breathers breathes breaths breed breeding
-    breeds bring bristle brittler broil broker brood broth brow brunt buck bug bulb bulk bull bumps bums
+    abode abound accidents ace aces ached acing acne acre acres acting age aged aground aims ales allays
+    alms alone alter alto among ample angle ankles ants apes appetites apply apter arc arched archer
+    archers arching arcs areas arena ares aria arise arks army arose arts ashes ashing asks attach
+    attacks awaked awaken awakes aware awes awoke awry axes ayes babe backlog backlogs backs badder bade
+    bagged bail bake bald bale balk balks balls balm ban banded bands bandy bang bani bank banked banks
+    banned bans bar bard bare bareback barged bark barks barn barns based baser bases bash bask basks
+    bass baste bath batter baud bawl bay bead beak beam bean beard bears beat beater bee beef beer bees
+    beet beings bell bellow bend betted betters bettor bide biked bikes bile bill bind bite bits bitter
+    blackhead blackheads blacks bladders blame blames bland blander blank blare blaster blaze blazes
+    bleak bled blend blending blends blew blob bloc block blog blond bloods bloody bloom blot blown
+    blows blued bluer blues blur blush bluster blusters boar bode bodes boils bond bondage bonds boned
+    boney bonus bony booby boot booth boots bore bores born borne botch bottoms bow bowed bowl bowls
+    boxes boy braise braised braises braising brake braking brand breach breaches breaching bread
+    breading breadth breadths breaks breathed breather breathers breathes breaths breed breeding breeds
+    bring bristle brittler broil broker brood broth brow brunt buck bucks bug bulb bulk bull bumps bums
     bun bung buns buried burner burp burped burping burps burr burred burring burrs burst bury burying
     bust buts butte butter butts cage cake calfs calk call calm cam camel cameo camp camped camping
     camps cancel cancers cane canker cans canter cape card care carp cars cart carves case cash cashed
-    cast cat catchy cats cave caves cent champ champed champing champs chance chanced changes chant
-    chanted char charge charged cheat check checks cheep cheeps cheer cheers chess chests chick chiles
-    chilis chilli chilly clacked clamp clamped clamping clamps clanged clash clashed click clinching
-    clod clods clog clogs cloth cloths clout clouts code codes coding coke cokes coking cold collarbones
-    collisions collusion colt colts comas combing combs comet comets comings concession concessions
-    conclusion concussions cone cones confession constancy constants constraint constricts construct
-    constructs consultant contestant controls convulsion cooing cop coped copes coping cops copy core
-    cores coring cot cots couch couched couching coughs cove coves cowing crack cracker crackled crammed
-    cramming crams cranked crap crashes crass creek creeks crest crock crouch crust crutch cubs cues
-    cuffs cult cults cums cups curt cute czar dabs dad dads dais damages dams daring dawn deaf deal
-    dealt dean dear debt debts deed deem deeps deer deft deli delis delta deltas dent dents dies
-    discomforted discomforts doe doer doers dogs doles domes don dons dopes dos dose doses dotes dots
-    doves downs downy dozes dread drip dripped dripping drool droops droppings drops drown drys duding
-    dues duping dwelt dyes elbows elector electors electronic ends entice equine eve even every eves
-    expediting extensions extremer extremes eyelids faced faces facet facials fact fade fail fake falls
-    fame farce fare fate faze feat fee feed feeding feeds feelings fees felling fells felts feverishly
-    fevers fewer fill finer fingers firearm firearms fiver fleet flesh flew font food fool foots form
-    fort fractures fret fro frog frond fronts frost fuel fueling fuels full gage gale game gape gaping
-    garbs gas gashing gasp gassing gastric gate gavel gaze gazed gees gems genial genitals gents gibe
-    gibes gibing given givens glaze glazed glue glues gluts gnash goat gobs gods gong gores goring gosh
-    grace graced grade graded grain grape grasping grate grated grave graved grayed grazes grid grim
-    grin grinning gripe grips grit groan groins grown gush gut guts gutting hags hale haling hall halo
-    halt halve halving ham hamstrung handy hang hangs hardy hare hared haring hark harm harms harp hart
-    harts hat hate hating hats haunt havens haves haying hays haze hazing heads heady heal heals heap
-    heaped heaping heaps heard hears hearth hearts hearty heath heats heave heaving heed heeds held hell
-    helm helms helper helpings hemp hems herb herd hero hers hes hides highs hikes hilt hims hind hinds
-    hint hire hires hiss hits hived hiving hoard hoarse hoed holds hole holed holy hood hoot hops horde
-    horrendously horribly horsed horses hose host house hove hows hums hunt hunting hunts hurl hurling
-    hurls hut huts iced ices icon ikon impacts impart impinges improvising inaner incense infections
-    infects infer infest infested inflames inflammations inflated inflation inflection inflections info
-    information infraction inhales inject injected injection injections ins insect inspection insteps
-    intenser inter intolerably intolerance ion irons irony irritant jabs jams jars jays jest joins
+    cast cat catchy cats cave caves cease cent chain champ champed champing champs chance chanced
+    changes chant chanted char charge charged cheat check checks cheep cheer cheers chess chests chi
+    chic chick chid chiles chilis chilli chilly china chink chip clacked clamp clamped clamping clamps
+    clanged clash clashed click clinching clod clods clog clogs cloth cloths clout clouts code codes
+    coding coin coke cokes coking cold collarbones collisions collusion colt colts comas combing combs
+    comet comets comings concession concessions conclusion concussions cone cones confession constancy
+    constants constraint constricts construct constructs consultant contestant controls convulsion
+    cooing cook cop coped copes coping cops copy core cores coring cot cots couch couched couching
+    coughs cove coves cowing crack cracker crackled crammed cramming crams cranked crap crashes crass
+    create creek creeks crest croak crock croon crouch crust crutch cubs cues cuffs cult cults cums cups
+    curt cute czar dabs dad dads dais damages dams daring dawn deaf deal dealt dean dear debt debts deed
+    deem deeps deer deft deli delis delta deltas dent dents dies discomforted discomforts doe doer doers
+    dogs doles domes don dons dopes dos dose doses dotes dots doves downs downy dozes dread drip dripped
+    dripping drool droops droppings drops drown drys duding dues duping dwelt dyes eery elbows elector
+    electors electronic ends entice equine etch eve even every eves expediting extensions extremer
+    extremes eyelids faced faces facet facials fact fade fail fake falls fame farce fare fate faze feat
+    fee feed feeding feeds feelings fees felling fells felts feverishly fevers fewer fill finer fingers
+    firearm firearms fiver fleet flesh flew font food fool foots form fort fractures fret fro frog frond
+    fronts frost fuel fueling fuels full gage gale game gape gaping garb garbs gas gashing gasp gassing
+    gastric gate gavel gaze gazed gees gems genial genitals gents gibe gibes gibing given givens glaze
+    glazed glue glues gnash goat gobs gods gong gores goring gosh grace graced grade graded grain grape
+    grasping grate grated grave graved grayed grazes grid grim grin grinning gripe grips grit groan
+    groins grown gush gut guts gutting hags hale haling hall halo halt halve halving ham hamstrung handy
+    hang hangs hardy hare hared haring hark harm harms harp hart harts hat hate hating hats haunt haven
+    havens haves haying hays haze hazing heading heads heady heal heals heap heaped heaping heaps hear
+    heard hearing hears hearth hearts hearty heath heating heats heave heaving heed heeling held hell
+    helm helms helper helpings hemp hems herb herd hero hers hes hides highs hikes hilt hind hinds hint
+    hire hires hiss hits hived hiving hoard hoarse hoed holds hole holed holy hood hoot hops horde
+    horrendously horribly horses hose host house hove hows hums hunt hunting hunts hurl hurling hurls
+    hut huts iced ices icon ikon impacts impart impinges improvising inaner incense infections infects
+    infer infest infested inflames inflammations inflated inflation inflection inflections info
+    information infraction inhales inject injected injection injections ins insect insider inspection
+    intenser inter intolerably intolerance ion irons irony irritant jabs jams jars jays jest join joins
     joints jumbo jut juts keel keels keen keens kelp keyholes kid killings kilning kin kinda kinds king
-    kink kinked kneed kneel kneels knew knit knits knitted knob knobs knocker know knows labs lacerating
-    lacerations ladders laded lads lags lain lamb lamp lanced lander laps larded lass last lasts late
-    lateraling laterals lath lathe laths lauded lava laws lays lead leaf leaks lean leap leek lefts lens
-    lent lept less lest let lets liberation life lifts lightening lighting lightninged lightnings lilt
-    limbs lime limp lint lion lions list lit literal littler loan loans lobs loft log logs lone longs
-    loon loons loosing loot loping lops lose loser loses lots lover loving lowed lowers lowing lows lugs
+    kink kinked kneed kneel kneels knew knit knits knitted knob knobs knocker know knows laborer labs
+    lacerating lacerations ladders laded lads lags lain lamb lamp lanced lander laps larded lass last
+    lasts late laterals lath lathe lauded lava laws lays lead leaf leaks lean leap leek lefts lens lent
+    lept less lest let lets liberation life lifts lightening lighting lightninged lightnings lilt limbs
+    lime limp lint lion lions list lit literal littler loan loans lobs loft log logs lone longs loon
+    loons loosing loot loping lops lose loser loses lots lover loving lowed lowers lowing lows lugs
     lumber lumps lung lust maid main majors man mane mangy manly manor mans massacring massaged massages
-    maxims maximum maximums may mayor meats meddle medias medium mediums melts mend mes message metes
-    mice middles mien mike mild mile mime mince mind mined miner mines minibus minimum minimums mink
-    minors mint mire mite mode mole moose mope more moth moths moused mouses mousey mousse mousy mouths
-    moved mover moves movie muck muddle mulch munch muscled muse mush name nap napes naps nears neat
-    needled needless needs needy nerved newer nice nick nicks nights nines nite none notching note
-    nothings noting numbs offs omen ones opens operates operational operations otter ours oust ouster
-    outed outs outsider outsides ovens overs overt oxen packs pact pacts paid pail pails paint paints
-    pair pairs palled pan pans pant pants par pare pares park parks pars partly party past pasts pat
-    pats pawn pawns peaks pealing peas pease peek peeking peeks peel peep peeping peer peering peeving
-    pegs pend pens pepping peps perks persisted persistence persistently persisting pert pest pets petty
-    pews picks pictorials pies pigs pilled pin pine pines pink pinks pint pints pis pitch pitched pits
-    plain plains planar planter pleased pleases pled plop plopping plug plugs plum plums plush poet
-    poked poking poled poling polled polo pomp pool pooled pooling poops poor pop pored poring port
-    ports pose posed posing posteriors posts posy pot pots pout pressured pressures pricks primate
-    primates print prints privater privatest privatizes problems prop propping pucks puffs pulley pulped
-    pulsed punch punches puns punt pupping pups purpler purples push puss puts putt qua quay quays quiet
-    quits quote radial radiant raided railed rained raises rally rasher rashest rasp read real realty
-    ream reap reared rears rectum rectums redo redress reds reed regions released releases rend
-    replacements rids rights rigs rims rips roar robs rubs rued rues rugs ruins rums run rune runes rung
-    rungs runt runts rush rushes ruts sadden saddled saddles sailed sale sales same sand scabbing scan
-    scans scar scars scoot score scrapes scrapped scraps scum seams seating seats seeds seeks seep seeps
-    sees sell selling sells serenading severed severer severs shall share shark sharps sheep shell
-    shelled shelling shells shes shies shimmering shine shines shingled shiny ship shipped ships shirt
-    shivers shook shoon shoos shoots shore shorn shorts shot shots shouldered shout shove shriveling
-    shrugging shun shuns sicking sided sides sidle sigh signs sill simile sin sine sing singe singles
-    sins sipped sire site size skein ski skid skill skim skins skip skipped skis skit skulk skulls slab
-    slabbing slabs slapped slashed sleek sleeps sleepy sleet slicking slide slipper slivering slopped
-    slot slots slug slum slurs slut smalls smashes smell smelled smelling smells smiled smiles smite
-    smoulder smoulders smuggling snagging sneak sneaking snide snider sniff snipped snitches snore snort
-    snot snots snuggling sodden soft sold soled soli solo solos solve solves somethings soot sorer sores
-    sorta sorts sour spat spats speaks spear spearing speck specking spell spelled spelling spells spice
-    spiders spike spill spinals spines spins spiral spire spit spite spits spoiled spore sport sports
-    spout spouts sprains spreads spreed spur stab stabling stabs stacking staff staid stain stained
-    stains stall stands stank stars stave steak steep stems stiffs stills stinking stirs stitched
-    stocking stoke stokes stole stoles stone store stoves straggling strainer strains strait strand
-    stranger strangle strangling streaming strengthen strengths strike strikes strode stroked strove
-    stubbing stuck stuff sunburns superb supers supper sure surer surgeons swab swabbing swabs swats
-    swearing swears sweaty sweep sweets sweller swellings swill swilled swilling swills swine switches
-    swivelling swore symptoms tack tacking taken taker takes taking talc tale talks tall tame tames tank
-    tanking tap tape tapped taps task tasking teach tease teat teem teen tees teethe temperate
-    temperatures temporaries tend tended tenders tenor tens tensed tenser tenses tensions tensors tent
-    tenth terms terribly terse test texts than thank thaw thee theirs theme then theses thick thinker
-    thinking thinks thinned thins thongs thorn threads threat three throbs throw thus thy tide tides tie
-    tied ties tightens tighter tights tile tiles timed timer timers tin tinder tinge tings tinning
-    tipped tips tire tired tires toed toiled toilets tome tomes ton tone tones tons tool toot torch tore
-    toss tote totes tots touchy tough town tows toys tramp tramped tramps trapezoids trapper travels
-    tray trays tread treed trees tries triggers trimesters trip tripled trips troubled troubles trued
-    tumors turn tutor twin twinning twister twos udder ulcers unbearably unbeatable unbreakable
-    undersides unreadable upped uppers ups urinates usable vain vary vasts veil veils verb wade wades
-    wading wafer waft wage wager wages waging waist waists wait waiter waked waken wakens walking walks
-    wall wan wand wane wanes waning wants war ward warding wards warming warms warn warnings warp
-    warping warring wars wart wary waters watery watt wave waver waves waving wavy waxes waxing waxy
-    ways wean wear weed weeding weeds week weep weeps weer wees weighs weights weighty weirdo well welt
-    welting went wept west wets whale whats wheat whens wheres whet whetting whew while wholes whore
-    whose whys width wild wills wilt wily wire wish wist wit witch wits witting woe wok woken woks won
-    woods wordy wore world worlds worm worms worn worsen worsts wot woulds wove wreak wren wrest wrests
-    wriest wright writ writs yearn yearns yours yous zinc
+    maxims maximum maximums may mayor meats meddle medias medium mediums melts mend mes message mice
+    middles mien mike mild mile mime mince mind mined miner mines minibus minimum minimums mink minors
+    mint mire mite mode mole moose mope more moth moths mousse mousy mouths moved mover moves movie muck
+    muddle mulch munch muscled muse mush name nap naps nears neat needled needless needs needy nerved
+    newer nice nick nicks nigh nights nines nite none notching note nothings noting numbs offs omen ones
+    opens operates operational operations otter ours oust ouster outed outs outsider outsides ovens
+    overs overt oxen packs pact pacts paid pail pails paint paints pair pairs palled pan pans pant pants
+    par pare pares park parks pars partly party past pasts pat pats pawn pawns peaks pealing peas pease
+    peek peeking peeks peel peep peeping peer peering peeving pegs pend pens pepping perks persisted
+    persistence persistently persisting pert pest pets petty pews picks pies pigs pilled pin pine pines
+    pink pinks pint pints pis pitch pitched pits pity plain plains planar planter pleased pleases pled
+    plop plopping plug plugs plum plums plush poet poked poking poled poling polled polo pomp pool
+    pooled pooling poops poor pop pored poring port ports pose posed posing posts posy pot pots pout
+    pressured pressures prick pricks primate primates print prints privater privatest privatizes
+    problems prop propping pucks puff puffs pulley pulped pulsed punch punches puns punt pupping pups
+    purpler purples push puss puts putt qua quay quays quiet quits quote radial radiant raided railed
+    rained raises rally rasher rashest rasp read real realty ream reap reared rears rectum redo redress
+    reds reed regions released releases rend replacements rids rights rigs rims rips roar robs rubs rued
+    rues rugs ruins rums run rune runes rung rungs runt runts rush rushes ruts sadden saddled saddles
+    sades sailed sale sales same sand scabbing scale scaled scalp scaly scan scans scar scars scold
+    scoot score scrapes scrapped scraps scum seams seating seats seeds seeks seep seeps sees sell
+    selling sells serenading severed severer severs shall share shark sharps shaver sheep shell shelled
+    shelling shells shes shies shimmering shine shines shingled shiny ship shipped ships shirt shivers
+    shoo shook shoon shoos shoots shore shorn shorts shot shots shouldered shout shove shriveling
+    shrugging shun shuns sicking sided sides sidle sidles sigh signs sill simile sin sine sing singe
+    singles sins sipped sire sires site sites sixes size sizes skein ski skid skill skim skins skip
+    skipped skis skit skulls slab slabbing slabs slapped slashed sleek sleeps sleepy sleet slicking
+    slide slides slipper sliver slivering slopped slot slots slug slum slurs slut smalls smashes smell
+    smelled smelling smells smiled smiles smite smoulder smuggling snagging sneak sneaking snide snider
+    sniff snipped snitch snitches snore snort snot snots snuggling sodden soft sold soled soli solo
+    solos solve solves somethings soot sorer sores sorta sorts sour spat spats speaks spear spearing
+    speck specking spell spelled spelling spells spice spiders spike spill spines spins spiral spire
+    spit spite spits spoiled spore sport sports spout spouts sprains spreads spreed spur stab stabling
+    stabs stacking staff staid stain stained stains stall stands stank stars stave steak steep stems
+    stiffs stills stinking stirs stitched stocking stoke stokes stole stone store stoves straggle
+    straggling strainer strains strait strand stranger strangle strangling streaming strengthen
+    strengths strike strikes strode stroked strove stubbing stuck stuff sunburns superb supers supper
+    sure surer surgeons swab swabbing swabs swats swearing swears sweaty sweep sweets sweller swellings
+    swill swilled swilling swills swine switch switches swivelling swore symptoms tack tacking taken
+    taker takes taking talc tale talks tall tame tames taming tank tanking tap tape taping tapped taps
+    task tasking taxing teach tease teat teem teen tees temperate temperatures temporal tend tended
+    tenders tenor tens tensed tenser tenses tensions tensors tent tenth terms terribly terse test texts
+    than thank thaw thee theirs theme then theses thick thinker thinking thinks thinned thins thongs
+    thorn threads threat three throbs throw thus thy tide tides tie tied ties tightens tighter tights
+    tile tiles timed timer timers tin tinder ting tinge tings tinning tipped tips tire tired tires toed
+    toiled toilets tome tomes ton tone tones tons tool toot torch tore toss tote totes tots touchy tough
+    town tows toys tramp tramped tramps trapper travels tray trays tread treed trees tries triggers
+    trimesters trip tripled trips troubled troubles trued tumors turn tusk tutor twin twinning twister
+    twos udder ulcers unbearably unbeatable unbreakable undersides unreadable upped uppers ups urinates
+    usable vain vary veil veils verb wade wades wading wafer waft wage wager wages waging waist waists
+    wait waiter waked waken wakens walking walks wall wan wand wane wanes waning wants war ward warding
+    wards warming warms warn warnings warp warping warring wars wart wary waters watery watt wave waver
+    waves waving wavy waxes waxing waxy ways wean wear weed weeding weeds week weep weeps weer wees
+    weigh weighs weights weighty weirdo well welt welting went wept west wets whale whats wheat whens
+    wheres wherever whet whetting whew while whine white wholes whore whose whys width wild wills wilt
+    wily wire wish wist wit witch wits witting woe wok woken woks won woods wordy wore world worlds worm
+    worms worn worsen worsts wot woulds wove wreak wren wrest wrests wriest wright writ writs yearn
+    yearns yours yous zinc
     """
 )

@@ -5,8 +5,11 @@ the foot) made of shapes in its own coordinate box (``size``; x grows to the
 right, y grows down; the box is 100 units wide, so a shape's position reads as
 a percentage of the width). Each area picks a view, a ``frame`` (the part of
 the view to show) and three kinds of marks: where knots usually sit, where to
-place the tool, and zones to avoid. A shape with ``mirror: true`` is drawn on
-both sides of the view's vertical centre line.
+place the tool, and zones to avoid. Where to place the tool, and the words of
+that mark, depend on the tool the person chose: ``tools`` holds the marks of
+each tool the area offers (the label names that tool), and ``place`` is the
+fallback, worded for any tool. A shape with ``mirror: true`` is drawn on both
+sides of the view's vertical centre line.
 
 This module is pure data and words: drawing lives in :mod:`bot.pictures`.
 """
@@ -84,21 +87,49 @@ class View(_Strict):
     details: list[Shape] = Field(default_factory=list, description="thin lines: spine, bones, creases")
 
 
+class ToolPlace(_Strict):
+    """Where to place one tool on an area; the labels name that tool."""
+
+    place: list[Mark] = Field(min_length=1)
+
+
 class AreaPicture(_Strict):
     """The picture of one area."""
 
     view: str
     frame: tuple[float, float, float, float] = Field(description="x0, y0, x1, y1 of the view to show")
     knots: list[Mark] = Field(min_length=1)
-    place: list[Mark] = Field(min_length=1)
+    place: list[Mark] = Field(min_length=1, description="where to place any tool; words that name no tool")
+    tools: dict[str, ToolPlace] = Field(
+        default_factory=dict, description="by tool id: where to place that tool, in words that name it"
+    )
     avoid: list[Mark] = Field(min_length=1)
 
+    def place_for(self, tool: str | None) -> list[Mark]:
+        """The marks of where to place ``tool`` (the tool-neutral ones if it has none of its own)."""
+        own = self.tools.get(tool) if tool is not None else None
+        return own.place if own is not None else self.place
+
+    def for_tool(self, tool: str | None) -> AreaPicture:
+        """The picture as drawn for ``tool``: its own place marks, no other tool's."""
+        return self.model_copy(update={"place": self.place_for(tool), "tools": {}})
+
     def marks(self) -> list[tuple[str, Mark]]:
-        """Every mark with its kind, in drawing order (avoid first, so the others sit on top)."""
+        """Every mark with its kind, in drawing order (avoid first, so the others sit on top).
+
+        Only the tool-neutral place marks: call it on :meth:`for_tool` to get a tool's.
+        """
         return [
             *(("avoid", m) for m in self.avoid),
             *(("knots", m) for m in self.knots),
             *(("place", m) for m in self.place),
+        ]
+
+    def all_marks(self) -> list[tuple[str, Mark]]:
+        """:meth:`marks` and every tool's place marks (for checks that cover every drawing)."""
+        return [
+            *self.marks(),
+            *(("tools." + tool + ".place", m) for tool, own in self.tools.items() for m in own.place),
         ]
 
 
@@ -121,7 +152,7 @@ class Pictures(_Strict):
                 raise ValueError(
                     f"pictures.areas.{area_id}.frame: must lie inside the view (0 0 {width} {height})"
                 )
-            for kind, mark in picture.marks():
+            for kind, mark in picture.all_marks():
                 for shape in mark.shapes:
                     if not all(x0 <= x <= x1 and y0 <= y <= y1 for x, y in shape.points()):
                         raise ValueError(
@@ -130,18 +161,34 @@ class Pictures(_Strict):
         return self
 
 
-def describe(content: Content, area_id: str) -> str:
-    """The picture in words, for the caption (screen readers read it aloud)."""
-    picture = content.pictures.areas[area_id]
+def attachment_spec(area_id: str, tool_id: str | None = None) -> str:
+    """The spec of the picture of an area for a tool: ``area:<id>:<tool>``; ``area:<id>`` for any tool."""
+    return f"area:{area_id}:{tool_id}" if tool_id is not None else f"area:{area_id}"
+
+
+def parse_spec_argument(argument: str) -> tuple[str, str | None]:
+    """What follows ``area:`` in a spec → (area id, tool id or None)."""
+    area_id, _, tool_id = argument.partition(":")
+    return area_id, tool_id or None
+
+
+def describe(content: Content, area_id: str, tool_id: str | None = None) -> str:
+    """The picture drawn for ``tool_id`` in words, for the caption (screen readers read it aloud).
+
+    Without a tool it describes the tool-neutral picture.
+    """
+    picture = content.pictures.areas[area_id].for_tool(tool_id)
     view = content.pictures.views[picture.view]
 
     def labels(marks: list[Mark]) -> str:
         return "; ".join(m.label for m in marks)
 
+    tool = content.tool(tool_id).name.lower() if tool_id is not None else content.text("pictures.any_tool")
     return content.text(
         "pictures.caption",
         view=view.name,
         knots=labels(picture.knots),
+        tool=tool,
         place=labels(picture.place),
         avoid=labels(picture.avoid),
     )

@@ -2,9 +2,12 @@
 
 Pure: the service reads the rounds from the database and hands them over as
 :class:`RoundRating` values; the chart (:mod:`bot.pictures.progress`) draws the
-same :class:`Progress`. Each round's "how does the knot feel now?" answer
-becomes a score — softer 0, about the same 1, worse 2 — and a session's score
-for an area is the mean over its rounds there, so a line going down is good.
+same :class:`Progress`. The bot collects no tenderness score: after each round
+it asks "How does the knot feel now?" and the answer is one of softer, about
+the same or worse. So the chart plots those answers as they are, never a
+number made from them: for each session and area, the answer after the last
+round on that area, at the time of that round (a line per area over time;
+softer at the bottom, worse at the top).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from datetime import datetime
 from bot.domain.content import Content
 from bot.domain.effects import Message
 
-KNOT_SCORE: dict[str, float] = {"softer": 0.0, "same": 1.0, "worse": 2.0}
+KNOTS: tuple[str, ...] = ("softer", "same", "worse")
+"""The answers to "How does the knot feel now?", in the order the chart stacks them (bottom first)."""
 
 
 @dataclass(frozen=True)
@@ -30,11 +34,20 @@ class RoundRating:
 
 
 @dataclass(frozen=True)
+class Point:
+    """How the knot on an area felt at the end of one session: the answer after its last round there."""
+
+    session: int  # position of the session, 0 for the first
+    at: datetime  # when that round was recorded
+    knot: str  # one of KNOTS
+
+
+@dataclass(frozen=True)
 class AreaLine:
-    """One line of the chart: (session position, mean score) for the sessions that worked on the area."""
+    """One line of the chart: a point for each session that worked on the area, oldest first."""
 
     area: str
-    points: tuple[tuple[int, float], ...]
+    points: tuple[Point, ...]
 
 
 @dataclass(frozen=True)
@@ -50,32 +63,36 @@ class Progress:
 
 def progress_of(ratings: Sequence[RoundRating]) -> Progress:
     """Group the ratings by session (in session order) and by area (in order of first use)."""
-    rated = [r for r in ratings if r.knot in KNOT_SCORE]
+    rated = sorted((r for r in ratings if r.knot in KNOTS), key=lambda r: (r.session, r.at))
     numbers = sorted({r.session for r in rated})
     position = {number: i for i, number in enumerate(numbers)}
     started = tuple(min(r.at for r in rated if r.session == number) for number in numbers)
-    areas: list[str] = []
-    for r in sorted(rated, key=lambda r: (position[r.session], r.at)):
-        if r.area not in areas:
-            areas.append(r.area)
-    lines = []
-    for area in areas:
-        points = []
-        for number in numbers:
-            scores = [KNOT_SCORE[r.knot] for r in rated if r.area == area and r.session == number]
-            if scores:
-                points.append((position[number], sum(scores) / len(scores)))
-        lines.append(AreaLine(area, tuple(points)))
-    latest: dict[str, str] = {}
-    if numbers:
-        for r in sorted((r for r in rated if r.session == numbers[-1]), key=lambda r: r.at):
-            latest[r.area] = r.knot
+    last: dict[tuple[str, int], RoundRating] = {}  # (area, session) → its last round (rated is in order)
+    for r in rated:
+        last[(r.area, r.session)] = r
+    areas = list(dict.fromkeys(r.area for r in rated))
+    lines = tuple(
+        AreaLine(
+            area,
+            tuple(
+                Point(position[number], last[(area, number)].at, last[(area, number)].knot)
+                for number in numbers
+                if (area, number) in last
+            ),
+        )
+        for area in areas
+    )
+    latest = tuple(
+        (area, r.knot)
+        for (area, number), r in sorted(last.items(), key=lambda item: item[1].at)
+        if numbers and number == numbers[-1]
+    )
     return Progress(
         sessions=started,
-        lines=tuple(lines),
+        lines=lines,
         rounds=len(rated),
         softer=sum(r.knot == "softer" for r in rated),
-        latest=tuple(latest.items()),
+        latest=latest,
     )
 
 

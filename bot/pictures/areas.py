@@ -3,8 +3,10 @@
 Drawn from the shapes in ``content/pictures.yaml``: the view's body outline is
 zoomed to the area's frame in the middle panel, the marks go on top, each mark's
 label sits in the margin beside the panel with a leader line to its shape, and
-a legend along the bottom explains the three kinds of mark. The result is an
-800 px wide PNG; its cache key changes whenever anything that is drawn changes.
+a legend along the bottom explains the three kinds of mark. Where to place the
+tool, and its label, are the chosen tool's (``AreaPicture.for_tool``). The result
+is an 800 px wide PNG; its cache key names the area and the tool and changes
+whenever anything that is drawn changes.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageChops, ImageDraw
 
 from bot.domain.content import Content
-from bot.domain.pictures import AreaPicture, Mark, Point, Shape, View
+from bot.domain.pictures import AreaPicture, Mark, Point, Shape, View, attachment_spec
 from bot.pictures.draw import (
     AVOID_EDGE,
     AVOID_FILL,
@@ -54,9 +56,13 @@ LEGEND_TOP = PANEL_TOP + PANEL_HEIGHT + 18
 TEXT_COLOUR: dict[str, Colour] = {"knots": KNOT_TEXT, "place": PLACE_TEXT, "avoid": AVOID_TEXT}
 
 
-def cache_key(content: Content, area_id: str) -> str:
-    """``area:<id>:<hash>``: the hash covers every shape, word and drawing rule in the picture."""
-    picture = content.pictures.areas[area_id]
+def cache_key(content: Content, area_id: str, tool_id: str | None = None) -> str:
+    """The spec and a hash of every shape, word and drawing rule in the picture drawn for the tool.
+
+    ``area:<id>:<tool>:<hash>`` (``area:<id>:<hash>`` without a tool), so Telegram's ``file_id`` of
+    one tool's picture is never reused for another's.
+    """
+    picture = content.pictures.areas[area_id].for_tool(tool_id)
     drawn = {
         "renderer": RENDERER_VERSION,
         "version": content.pictures.version,
@@ -65,7 +71,7 @@ def cache_key(content: Content, area_id: str) -> str:
         "words": _words(content, area_id),
     }
     digest = hashlib.sha256(json.dumps(drawn, sort_keys=True).encode()).hexdigest()[:16]
-    return f"area:{area_id}:{digest}"
+    return f"{attachment_spec(area_id, tool_id)}:{digest}"
 
 
 def _words(content: Content, area_id: str) -> list[str]:
@@ -106,9 +112,9 @@ class _Frame:
         return [(x * SCALE, y * SCALE) for x, y in map(self.px, points)]
 
 
-def render_area(content: Content, area_id: str) -> bytes:
-    """The PNG of one area's picture."""
-    picture = content.pictures.areas[area_id]
+def render_area(content: Content, area_id: str, tool_id: str | None = None) -> bytes:
+    """The PNG of one area's picture for a tool (without one: where to place any tool)."""
+    picture = content.pictures.areas[area_id].for_tool(tool_id)
     view = content.pictures.views[picture.view]
     frame = _Frame.fit(picture.frame)
     image = canvas(HEIGHT)

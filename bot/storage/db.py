@@ -4,18 +4,21 @@ On SQLite every transaction starts with ``BEGIN IMMEDIATE`` (SQLAlchemy's
 documented aiosqlite recipe), so the write lock is taken up front and two
 writers never deadlock on a lock upgrade; WAL mode lets readers carry on.
 On PostgreSQL row and advisory locks do the same job per person.
+:meth:`Database.probe` turns a database that cannot be reached or opened at
+start-up into one :class:`DatabaseUnavailable` line, with the password masked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.storage.models import Base
@@ -40,6 +43,10 @@ def _sqlite_recipe(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or opened; the message is one line, password masked."""
+
+
 class Database:
     """Owns the engine; hands out one session per unit of work."""
 
@@ -62,6 +69,24 @@ class Database:
     @property
     def is_postgres(self) -> bool:
         return self.url.get_backend_name() == "postgresql"
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with its password masked: safe to print and log."""
+        return self.url.render_as_string(hide_password=True)
+
+    async def probe(self) -> None:
+        """Open and close one connection; raise :class:`DatabaseUnavailable` if that fails."""
+        try:
+            async with self.engine.connect():
+                pass
+        except OSError as exc:  # refused, unknown host, timed out: asyncpg raises these unwrapped
+            raise DatabaseUnavailable(f"cannot reach the database at {self.safe_url} ({_why(exc)})") from exc
+        except DBAPIError as exc:  # the server or SQLite said no: unknown role or database, bad file
+            reason = _first_line(exc.orig if exc.orig is not None else exc)
+            if self.url.password:
+                reason = reason.replace(str(self.url.password), "***")
+            raise DatabaseUnavailable(f"cannot open the database at {self.safe_url} ({reason})") from exc
 
     async def create_schema(self) -> None:
         """Create missing tables (``knotbot db upgrade``)."""
@@ -94,6 +119,21 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _why(exc: OSError) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    if isinstance(exc, socket.gaierror):
+        return f"host not found: {exc.strerror}"
+    return exc.strerror or _first_line(exc)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _is_transient(exc: OperationalError) -> bool:

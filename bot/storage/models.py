@@ -116,6 +116,8 @@ class ScheduledMessage(Base):
     key: Mapped[str] = mapped_column(String(96))
     kind: Mapped[str] = mapped_column(String(32))
     due_at: Mapped[datetime] = mapped_column()
+    # set when a failed send is retried (due_at then moves on): when the message was first due
+    first_due_at: Mapped[datetime | None] = mapped_column(default=None)
     late_after_s: Mapped[float | None] = mapped_column(default=None)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="pending")

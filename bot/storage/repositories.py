@@ -243,13 +243,76 @@ class Schedule:
             update(ScheduledMessage).where(self._owned(row_id, attempt)).values(**values)
         )
 
+    async def renew(self, row_id: int, lease_until: datetime, *, attempt: int) -> bool:
+        """Extend a claim's lease; False if the claim is no longer ours (another process re-claimed
+        the row after the lease ran out, or it was cancelled)."""
+        result = await self.session.execute(
+            update(ScheduledMessage).where(self._owned(row_id, attempt)).values(lease_until=lease_until)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
     async def retry_later(
-        self, row_id: int, due_at: datetime, error: str, *, attempt: int | None = None
+        self,
+        row_id: int,
+        due_at: datetime,
+        error: str,
+        *,
+        attempt: int | None = None,
+        keep_first_due: bool = False,
     ) -> None:
+        """Back to pending, due at ``due_at``. ``keep_first_due``: a send is being retried, so
+        remember when the message was first due (a move out of quiet hours is a new plan instead)."""
+        values: dict[str, Any] = {
+            "status": PENDING,
+            "due_at": due_at,
+            "lease_until": None,
+            "last_error": error,
+        }
+        if keep_first_due:  # SET sees the row's old values: the first retry keeps the old due_at
+            values["first_due_at"] = func.coalesce(ScheduledMessage.first_due_at, ScheduledMessage.due_at)
+        await self.session.execute(
+            update(ScheduledMessage).where(self._owned(row_id, attempt)).values(**values)
+        )
+
+    async def retried_first_due(self, person_ids: list[int]) -> dict[int, tuple[datetime, datetime]]:
+        """Per person, their earliest message waiting to be sent again after a failed send:
+        (when it was first due, when it is next tried). Later messages of theirs wait behind it."""
+        if not person_ids:
+            return {}
+        rows = await self.session.execute(
+            select(ScheduledMessage.person_id, ScheduledMessage.first_due_at, ScheduledMessage.due_at)
+            .where(
+                ScheduledMessage.person_id.in_(person_ids),
+                ScheduledMessage.status == PENDING,
+                ScheduledMessage.first_due_at.is_not(None),
+            )
+            .order_by(ScheduledMessage.first_due_at, ScheduledMessage.id)
+        )
+        out: dict[int, tuple[datetime, datetime]] = {}
+        for person_id, first_due, due in rows.all():
+            out.setdefault(int(person_id), (first_due or due, due))
+        return out
+
+    async def first_pending(self, person_id: int, prefix: str) -> ScheduledMessage | None:
+        """This person's earliest pending row whose key starts with ``prefix``."""
+        query = (
+            select(ScheduledMessage)
+            .where(
+                ScheduledMessage.person_id == person_id,
+                ScheduledMessage.status == PENDING,
+                ScheduledMessage.key.startswith(prefix, autoescape=True),
+            )
+            .order_by(ScheduledMessage.due_at, ScheduledMessage.id)
+            .limit(1)
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def set_payload(self, row_id: int, payload: dict[str, Any]) -> None:
+        """New wording for a row not sent yet (a late or moved follow-up)."""
         await self.session.execute(
             update(ScheduledMessage)
-            .where(self._owned(row_id, attempt))
-            .values(status=PENDING, due_at=due_at, lease_until=None, last_error=error)
+            .where(ScheduledMessage.id == row_id, ScheduledMessage.status.in_([PENDING, CLAIMED]))
+            .values(payload=payload)
         )
 
     async def next_due(self) -> datetime | None:
