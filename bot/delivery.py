@@ -46,9 +46,12 @@ from bot.storage.repositories import Schedule as ScheduleRepo
 log = logging.getLogger(__name__)
 
 # a send that fails for a passing reason (Telegram unreachable, 5xx, 429) is tried again with
-# capped backoff for this long after the message was first due, then marked failed; hold prompts
-# stop much earlier, dropped as late (their late_after), and follow-ups are reworded when late
-RETRY_FOR = timedelta(hours=24)
+# capped backoff for this long after the message was first due, then marked failed: a follow-up
+# is still worth sending (reworded when late) for a day; a reply or a hold's message only for
+# minutes (hold prompts are dropped as late much sooner), so one stuck message cannot hold a
+# person's later ones back for long
+RETRY_FOR = timedelta(minutes=15)
+RETRY_FOLLOWUPS_FOR = timedelta(hours=24)
 AFTER_EARLIER = timedelta(milliseconds=1)  # a held-back message is due just after the one it waits for
 HOLD_PROMPT = "hold_prompt"
 FOLLOWUP_KINDS = frozenset({HYDRATION, CHECKIN})
@@ -135,10 +138,11 @@ class Deliverer:
         """
         if row.claimed_until is None:
             return True
+        lease = row.lease or self.lease
         now = to_datetime(self.clock())
-        if row.claimed_until - now >= self.lease / 2:
+        if row.claimed_until - now >= lease / 2:
             return True
-        lease_until = now + self.lease
+        lease_until = now + lease
 
         async def work(session: AsyncSession) -> bool:
             return await ScheduleRepo(session).renew(row.row_id, lease_until, attempt=row.attempt)
@@ -151,7 +155,11 @@ class Deliverer:
 
         async def work(session: AsyncSession) -> None:
             await ScheduleRepo(session).retry_later(
-                row.row_id, due, "after an earlier message", attempt=row.attempt, keep_first_due=True
+                row.row_id,
+                due + AFTER_EARLIER,  # just after it, whatever the two rows' ids
+                "after an earlier message",
+                attempt=row.attempt,
+                keep_first_due=True,
             )
 
         await self.db.run(work)
@@ -193,7 +201,8 @@ class Deliverer:
                 await schedule.cancel_all(row.person_id)
                 log.info("person blocked the bot; follow-ups cancelled", extra={"person": row.person_id})
             elif outcome == "retry":
-                if now - (row.first_due or now) >= RETRY_FOR:
+                window = RETRY_FOLLOWUPS_FOR if row.kind in FOLLOWUP_KINDS else RETRY_FOR
+                if now - (row.first_due or now) >= window:
                     await schedule.settle(row.row_id, FAILED, now, error, attempt=row.attempt)
                 else:
                     due = now + timedelta(seconds=max(retry_after or 0.0, backoff(row.attempt)))
@@ -329,6 +338,7 @@ class Dispatcher:
                         message=message,
                         attempt=row.attempts,
                         claimed_until=row.lease_until,
+                        lease=self.lease,
                         first_due=first_due,
                     )
                 )
@@ -350,7 +360,7 @@ class Dispatcher:
         verdict = late_followup(
             row.kind,
             message.text,
-            row.due_at,
+            row.first_due_at or row.due_at,  # a retried follow-up is as late as its plan
             now,
             person.profile(),
             self.content,
@@ -410,6 +420,7 @@ class Waker:
         self.leader.on_wake(self.wake_at)
         self._wake_at: datetime | None = None
         self._running: set[asyncio.Task[object]] = set()
+        self._again = False
         self._stopped = False
 
     def start(self) -> None:
@@ -450,12 +461,15 @@ class Waker:
     async def poll(self) -> None:
         """What both jobs run: start a dispatch in the background unless one is running already.
 
-        A dispatch in progress claims whatever comes due until nothing is left and then sets the
-        next wake-up itself, so a second one would add nothing. Returning at once keeps
-        APScheduler's jobs short, so a long dispatch (a big backlog) never makes it skip runs
-        (which it logs as a warning each time).
+        A dispatch in progress is asked instead to look once more when it is done (a row may have
+        come due after its last claim), and then sets the next wake-up itself. Returning at once
+        keeps APScheduler's jobs short, so a long dispatch (a big backlog) never makes it skip
+        runs (which it logs as a warning each time).
         """
-        if self._stopped or self._running:
+        if self._stopped:
+            return
+        if self._running:
+            self._again = True  # something may have come due after its last look: look once more
             return
         # a fresh context: the job may have been scheduled from inside an update, whose log
         # context (update id, person) must not label the dispatcher's lines
@@ -473,7 +487,10 @@ class Waker:
         try:
             if not await self.leader.acquire():
                 return
-            await self.dispatcher.run_once()
+            self._again = True
+            while self._again and not self._stopped:
+                self._again = False
+                await self.dispatcher.run_once()
             self.wake_at(await self.dispatcher.next_due())
         except Exception:
             metrics.ERRORS.labels(where="dispatch").inc()

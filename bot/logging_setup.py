@@ -1,7 +1,10 @@
 """Logging that never leaks secrets: the bot token is masked wherever it appears.
 
 PTB and httpx log request URLs, which contain the token (``/bot<token>/``).
-A filter on the root handler rewrites every record before it is written.
+A filter on the root handler rewrites every record before it is written. Lines
+are ``key=value`` text, or one JSON object per line with ``KNOTBOT_LOG_FORMAT=json``;
+either way they carry the update id and the hashed person id of the update being
+handled (never names or message text).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import hmac
+import json
 import logging
 import os
 import re
@@ -37,7 +41,9 @@ class RedactingFilter(logging.Filter):
 
 
 # the update being handled, added to every log line written meanwhile (see ``log_context``)
-_CONTEXT: contextvars.ContextVar[str] = contextvars.ContextVar("knotbot_log_context", default="")
+_CONTEXT: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
+    "knotbot_log_context", default=()
+)
 _person_key = os.urandom(32)  # replaced by ``set_person_key`` at start-up; random: hashes per process
 
 
@@ -55,8 +61,8 @@ def person_hash(external_id: int | str) -> str:
 @contextmanager
 def log_context(**fields: object) -> Iterator[None]:
     """Add ``key=value`` fields (update id, hashed person) to every log line inside the block."""
-    extra = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
-    token = _CONTEXT.set(f"{_CONTEXT.get()} {extra}".strip())
+    extra = tuple((k, str(v)) for k, v in fields.items() if v is not None)
+    token = _CONTEXT.set(_CONTEXT.get() + extra)
     try:
         yield
     finally:
@@ -64,11 +70,13 @@ def log_context(**fields: object) -> Iterator[None]:
 
 
 class ContextFilter(logging.Filter):
-    """Sets ``record.context`` (" update_id=… person=…" or "") for the format string."""
+    """Sets ``record.context`` (" update_id=… person=…" or "") for the text format, and
+    ``record.context_fields`` (a dict) for the JSON one."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = _CONTEXT.get()
-        record.context = f" {context}" if context else ""
+        fields = _CONTEXT.get()
+        record.context = "".join(f" {k}={v}" for k, v in fields)
+        record.context_fields = dict(fields)
         return True
 
 
@@ -79,11 +87,28 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
-def configure_logging(level: str = "INFO") -> None:
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, the update's fields, message, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            **getattr(record, "context_fields", {}),
+            "message": redact(record.getMessage()),
+        }
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+TEXT_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s%(context)s %(message)s"
+
+
+def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(
-        RedactingFormatter("%(asctime)s level=%(levelname)s logger=%(name)s%(context)s %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if fmt == "json" else RedactingFormatter(TEXT_FORMAT))
     handler.addFilter(RedactingFilter())
     handler.addFilter(ContextFilter())
     root = logging.getLogger()

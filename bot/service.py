@@ -60,6 +60,7 @@ class Outgoing:
     # when that claim's lease runs out (None: no row, or not leased); past it another process may
     # claim the row, so the deliverer renews an old claim before sending (Deliverer._still_ours)
     claimed_until: datetime | None = None
+    lease: timedelta | None = None  # how long that claim was taken for (renewed for as long)
     # when the message was first due (before any retry); None: a reply, due when it was written
     first_due: datetime | None = None
 
@@ -225,6 +226,7 @@ class ConversationService:
                 kind="reply",
                 message=message,
                 claimed_until=claimed_until,
+                lease=self.reply_lease,
             )
             for row_id, message in replies
             if row_id is not None

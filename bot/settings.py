@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias=AliasChoices("KNOTBOT_LOG_LEVEL", "log_level")
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias=AliasChoices("KNOTBOT_LOG_FORMAT", "log_format")
+    )
     content_dir: Path = Field(
         default=DEFAULT_CONTENT_DIR, validation_alias=AliasChoices("KNOTBOT_CONTENT_DIR", "content_dir")
     )
@@ -262,6 +265,7 @@ _ENV_NAMES = {
     "database_url": "DATABASE_URL",
     "time_scale": "KNOTBOT_TIME_SCALE",
     "log_level": "KNOTBOT_LOG_LEVEL",
+    "log_format": "KNOTBOT_LOG_FORMAT",
     "content_dir": "KNOTBOT_CONTENT_DIR",
     "data_dir": "KNOTBOT_DATA_DIR",
     "dispatch_poll_seconds": "KNOTBOT_DISPATCH_POLL_SECONDS",

@@ -353,3 +353,34 @@ async def test_after_an_outage_a_hold_keeps_its_order_and_drops_what_came_too_la
     arrived = [t for t in texts if t in status]
     assert arrived == sent_in_plan_order, texts  # in order, each once, the end last
     # (the one-line "offline" note is best effort: dropped during the outage, it was lost with it)
+
+
+async def test_a_retried_row_counts_as_waiting_until_it_is_moved_to_a_new_plan(database) -> None:
+    """A failed send keeps its first due time and holds the person's later messages behind it;
+    a move out of quiet hours is a new plan: it stops counting as a retry (and holds nothing)."""
+    from datetime import timedelta
+
+    from bot.storage.repositories import People
+    from bot.storage.repositories import Schedule as ScheduleRepo
+
+    first = to_datetime(1_800_000_000.0)
+    async with database.transaction() as session:
+        person = await People(session).get_or_create("telegram", CHAT, CHAT)
+        schedule = ScheduleRepo(session)
+        row_id = await schedule.add(person.id, "fu:hyd:1", "hydration", first, {"text": "water"})
+        assert row_id is not None
+        lease = timedelta(seconds=60)
+        for attempt, (at, again) in enumerate([(1, 30), (31, 90)], start=1):  # two failed sends
+            assert [r.id for r in await schedule.claim_due(first + timedelta(seconds=at), 10, lease)] == [
+                row_id
+            ]
+            retry_at = first + timedelta(seconds=again)
+            await schedule.retry_later(row_id, retry_at, "502", attempt=attempt, keep_first_due=True)
+        assert await schedule.retried_first_due([person.id]) == {
+            person.id: (first, first + timedelta(seconds=90))
+        }
+        await schedule.claim_due(first + timedelta(seconds=91), 10, lease)
+        await schedule.retry_later(row_id, first + timedelta(hours=10), "quiet hours", attempt=3)
+        assert await schedule.retried_first_due([person.id]) == {}
+        row = await session.get(ScheduledMessage, row_id)
+        assert row is not None and row.first_due_at is None

@@ -43,3 +43,35 @@ def test_tracebacks_are_redacted_too() -> None:
 
         record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
     assert TOKEN not in RedactingFormatter().format(record)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_both_formats_carry_the_update_context_and_mask_the_token(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from bot.logging_setup import configure_logging, log_context
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        configure_logging("INFO", fmt)
+        with log_context(update_id=42, person="a1b2c3d4e5f6"):
+            logging.getLogger("bot.test").info("getMe failed at %s", f"/bot{TOKEN}/getMe")
+        try:
+            raise RuntimeError(f"rejected {TOKEN}")
+        except RuntimeError:
+            logging.getLogger("bot.test").exception("outside any update")
+    finally:
+        root.handlers[:], root.level = saved
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert TOKEN not in "\n".join(lines)
+    if fmt == "json":
+        first, second = json.loads(lines[0]), json.loads(lines[1])
+        assert first["update_id"] == "42" and first["person"] == "a1b2c3d4e5f6"
+        assert first["level"] == "INFO" and first["message"] == "getMe failed at /bot<token>/getMe"
+        assert "update_id" not in second and "<token>" in second["exception"]
+    else:
+        assert " level=INFO logger=bot.test update_id=42 person=a1b2c3d4e5f6 getMe failed" in lines[0]
+        assert "update_id" not in lines[1]

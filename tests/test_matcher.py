@@ -183,7 +183,6 @@ def test_warning_beats_area(matcher: Matcher, text: str, flag: str) -> None:
         ("infected lump on my neck", "infection"),  # a lump: the urgent sign wins
         ("pus coming out", "infection"),
         ("burned my hand", "open_wound"),
-        ("burn", "open_wound"),
         ("I have a burn", "open_wound"),
         ("burnt my arm on the oven", "open_wound"),
         ("scalded my wrist", "open_wound"),
@@ -239,6 +238,12 @@ def test_audit_gaps_are_flagged(matcher: Matcher, text: str, flag: str) -> None:
         "deep breathing helps the pain",
         "out of breath after my run",  # effort, not a warning sign by itself
         "it burns when I press",
+        "my shoulders burn when I lift",  # a feeling, not a burn
+        "burn",  # too little to tell a burn from a burning feeling; the area question comes again
+        "it hurts when I breathe out",  # breathing out is what the hold asks for
+        "it aches every time I breathe out",
+        "my back hurts, trying to breathe through it",
+        "shivers down my spine when I press",
         "burning calves",
         "I'm burnt out",
         "my scalp",  # not "scald"

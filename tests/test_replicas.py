@@ -281,10 +281,6 @@ async def _reclaimed_texts(url: str) -> dict[int, list[str]]:
         await db.dispose()
 
 
-def _expected(reference: list[str], dropped: list[str]) -> list[str]:
-    return [text for text in reference if text not in dropped]
-
-
 def _without_notes(texts: list[str]) -> list[str]:
     return [t for t in texts if not t.startswith("Sorry, I was offline")]
 
@@ -397,14 +393,18 @@ async def test_killing_a_replica_mid_run_loses_nothing_and_the_dispatcher_moves(
             assert n == 2 and len(times) == 2, (user.id, text, times, killed_at)
             assert text in reclaimed.get(user.id, []), (user.id, text)
             crash_window += 1
-        expected = _expected(reference, dropped.get(user.id, []))
+        # a prompt recorded as dropped or cancelled may still have arrived: the dying replica had
+        # sent it before the kill, and it was settled afterwards by the survivor or the person
+        unsure = set(dropped.get(user.id, []))
         deduplicated = list(dict.fromkeys(texts))
-        assert sorted(deduplicated) == sorted(expected), user.transcript()  # nothing lost
+        missing = [t for t in reference if t not in deduplicated and t not in unsure]
+        extra = [t for t in deduplicated if t not in reference]
+        assert not missing and not extra, (missing, extra, user.transcript())  # nothing lost
         # messages the dead replica had claimed (committed replies it had not sent, prompts in its
         # dispatcher's batch) come when its lease ran out, so possibly after later ones; everything
         # else keeps its order (docs/deploy.md, "Several replicas")
-        late = set(reclaimed.get(user.id, []))
-        assert [t for t in deduplicated if t not in late] == [t for t in expected if t not in late], (
+        late = set(reclaimed.get(user.id, [])) | unsure
+        assert [t for t in deduplicated if t not in late] == [t for t in reference if t not in late], (
             user.transcript()
         )
     db = Database(pg_url)

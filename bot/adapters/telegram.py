@@ -368,15 +368,20 @@ class TelegramBot:
 
     async def post_init(self, application: Application) -> None:  # type: ignore[type-arg]
         await ensure_current(self.core.db, migrate=self.core.db.is_sqlite)  # SQLite migrates itself
+        port = self.core.settings.metrics_port
+        if port is not None and self.metrics_server is None:
+            server = metrics.MetricsServer(port)
+            try:
+                await server.start()
+            except OSError as exc:  # the port is taken, or not ours to use: a setting to fix
+                reason = exc.strerror or type(exc).__name__
+                raise StartupError(f"cannot serve metrics on KNOTBOT_METRICS_PORT={port}: {reason}") from None
+            self.metrics_server = server
         menu = [BotCommand(name, self.core.content.text(key)) for name, key in COMMANDS]
         await retry_startup("setMyCommands", lambda: application.bot.set_my_commands(menu))
         self.delivery.waker.start()
         assert application.job_queue is not None
         self.delivery.retention.start(application.job_queue.scheduler)
-        port = self.core.settings.metrics_port
-        if port is not None and self.metrics_server is None:
-            self.metrics_server = metrics.MetricsServer(port)
-            await self.metrics_server.start()
 
     async def post_stop(self, application: Application) -> None:  # type: ignore[type-arg]
         await self.delivery.retention.stop()
@@ -399,7 +404,8 @@ _T = TypeVar("_T")
 
 
 class StartupError(Exception):
-    """Telegram refused the bot at start-up for a reason waiting will not fix; one line, no token."""
+    """Start-up cannot go on for a reason waiting will not fix (Telegram rejected the token, the
+    metrics port is taken); one line, no token."""
 
 
 def startup_wait(attempt: int) -> float:
@@ -423,7 +429,7 @@ async def retry_startup(what: str, call: Callable[[], Awaitable[_T]]) -> _T:
         except InvalidToken as exc:  # its message quotes the token: never passed on
             raise StartupError(
                 f"Telegram rejected TELEGRAM_BOT_TOKEN ({what} answered Unauthorized or Not Found); "
-                "check the token"
+                "check the token and TELEGRAM_API_URL"
             ) from exc
         except BadRequest:  # a NetworkError in PTB, but not one that waiting fixes
             raise

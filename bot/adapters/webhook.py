@@ -25,6 +25,7 @@ import asyncio
 import hmac
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -36,7 +37,7 @@ from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
 
-from bot.adapters.telegram import build_application, retry_startup, wait_for_telegram
+from bot.adapters.telegram import StartupError, build_application, retry_startup, wait_for_telegram
 from bot.runtime import Core, build_core
 from bot.settings import Settings
 
@@ -143,14 +144,34 @@ class WebhookServer:
         )
 
 
+def port_unavailable(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (in use, no such address), or None if it can."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or type(exc).__name__
+    return None
+
+
 def serve(settings: Settings) -> int:
     """Run the webhook server with uvicorn until SIGINT/SIGTERM; returns an exit code.
 
-    Waits for Telegram first (raises :class:`~bot.adapters.telegram.StartupError` if it rejects
-    the token); 1 if the server could not start (uvicorn has logged why).
+    Checks first that its ports can be listened on and waits for Telegram (raises
+    :class:`~bot.adapters.telegram.StartupError` if a port is taken or Telegram rejects the
+    token); 1 if the server could not start all the same (uvicorn has logged why).
     """
     import uvicorn
 
+    ports = [("KNOTBOT_LISTEN_HOST:KNOTBOT_LISTEN_PORT", settings.listen_host, settings.listen_port)]
+    if settings.metrics_port is not None:
+        ports.append(("KNOTBOT_METRICS_PORT", "0.0.0.0", settings.metrics_port))
+    for name, host, port in ports:  # before setWebhook: Telegram must not be sent to a dead end
+        reason = port_unavailable(host, port)
+        if reason is not None:
+            raise StartupError(f"cannot listen on {host}:{port} ({name}): {reason}")
     asyncio.run(wait_for_telegram(settings))
     server = WebhookServer(settings)
     config = uvicorn.Config(

@@ -68,6 +68,14 @@ _PHRASES: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = (
     (frozenset({"up"}), re.compile(r"\b(?:warm|warming|warmed) up\b"), "warmup"),
     (frozenset({"out"}), re.compile(r"\b(?:burn|burns|burnt|burned|burning) out\b"), "burnout"),
     (frozenset({"burn"}), re.compile(r"\b(?:feel|feels|feeling|felt) (?:the|a|that) burn\b"), "feeltheburn"),
+    # breathing out (what the bot asks for during a hold) and breathing through the pressure are
+    # not pain brought on by breathing: "it hurts when I breathe out" must not read "when I breathe"
+    (frozenset({"out"}), re.compile(r"\b(?:breathe|breath|breathing|breathes|breathed) out\b"), "exhale"),
+    (
+        frozenset({"through"}),
+        re.compile(r"\b(?:breathe|breath|breathing|breathes) through\b"),
+        "push through",
+    ),
     (frozenset({"m"}), re.compile(r"\bi m\b"), "im"),
     (frozenset({"n", "nd"}), re.compile(r"\bn\b|\bnd\b"), "and"),  # "neck n shoulders", "pins n needles"
     (frozenset({"o"}), re.compile(r"\bo\b"), "of"),  # "back o my knee"

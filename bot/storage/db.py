@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -89,13 +89,16 @@ class Database:
             raise DatabaseUnavailable(f"cannot open the database at {self.safe_url} ({reason})") from exc
 
     async def create_schema(self) -> None:
-        """Create missing tables (``knotbot db upgrade``)."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+        """The newest schema, through the migrations (what ``knotbot db upgrade`` does)."""
+        from bot.storage.migrations import upgrade  # the migrations import this module
+
+        await upgrade(self)
 
     async def drop_schema(self) -> None:
+        """Every table, the migrations' bookkeeping too (for benchmarks that start afresh)."""
         async with self.engine.begin() as conn:
             await conn.run_sync(Base.metadata.drop_all)
+            await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

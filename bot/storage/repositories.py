@@ -221,7 +221,12 @@ class Schedule:
             await self.session.execute(
                 select(ScheduledMessage)
                 .where(ScheduledMessage.id.in_(ids), ScheduledMessage.status == CLAIMED)
-                .order_by(ScheduledMessage.due_at, ScheduledMessage.id)
+                # in the order they were meant to go out: a retried message before later ones
+                .order_by(
+                    func.coalesce(ScheduledMessage.first_due_at, ScheduledMessage.due_at),
+                    ScheduledMessage.due_at,
+                    ScheduledMessage.id,
+                )
                 .execution_options(populate_existing=True)
             )
         ).scalars()
@@ -261,7 +266,8 @@ class Schedule:
         keep_first_due: bool = False,
     ) -> None:
         """Back to pending, due at ``due_at``. ``keep_first_due``: a send is being retried, so
-        remember when the message was first due (a move out of quiet hours is a new plan instead)."""
+        remember when the message was first due; otherwise (a move out of quiet hours) it is a new
+        plan, and the row no longer counts as one being retried."""
         values: dict[str, Any] = {
             "status": PENDING,
             "due_at": due_at,
@@ -270,6 +276,8 @@ class Schedule:
         }
         if keep_first_due:  # SET sees the row's old values: the first retry keeps the old due_at
             values["first_due_at"] = func.coalesce(ScheduledMessage.first_due_at, ScheduledMessage.due_at)
+        else:
+            values["first_due_at"] = None
         await self.session.execute(
             update(ScheduledMessage).where(self._owned(row_id, attempt)).values(**values)
         )
