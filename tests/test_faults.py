@@ -134,7 +134,7 @@ async def test_an_unavailable_database_tells_the_person_and_writes_nothing(
 ) -> None:
     settings = make_settings(admin_chat_id=999, telegram_bot_token=TOKEN)
     async with running_bot(settings):
-        ed = api.user(8505, "Eddie", username="eddie_secret")
+        ed = api.user(850_512_347, "Eddie", username="eddie_secret")  # no port or time contains it
         await ed.send_command("start")
         await ed.wait_for(GREETING)
         await ed.wait_idle()
@@ -160,7 +160,7 @@ async def test_an_unavailable_database_tells_the_person_and_writes_nothing(
     assert len(admin) == 1 and "update failed" in admin[0] and "OperationalError" in admin[0]
     formatter = RedactingFormatter("%(name)s %(message)s")  # what configure_logging writes
     logs = "\n".join(formatter.format(r) for r in caplog.records) + "\n".join(admin)
-    for secret in ("my private symptom words", "Eddie", "eddie_secret", "8505", TOKEN.split(":")[1]):
+    for secret in ("my private symptom words", "Eddie", "eddie_secret", "850512347", TOKEN.split(":")[1]):
         assert secret not in logs, secret
     assert "person=" in logs and "update_id=" in logs
 
