@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -214,26 +215,9 @@ async def full_session(user: FakeUser) -> None:
 NOT_SENT = ("dropped", "cancelled")
 
 
-async def _dropped_texts(url: str, statuses: tuple[str, ...] = ("dropped",)) -> dict[int, list[str]]:
-    """Prompts the dispatcher dropped as too late (or with other ``statuses``), per Telegram user id."""
-    db = Database(url)
-    try:
-        async with db.transaction() as session:
-            rows = await session.execute(
-                select(Person.external_id, ScheduledMessage.payload)
-                .join(ScheduledMessage, ScheduledMessage.person_id == Person.id)
-                .where(ScheduledMessage.status.in_(statuses), ScheduledMessage.kind == "hold_prompt")
-            )
-            out: dict[int, list[str]] = {}
-            for external_id, payload in rows.all():
-                out.setdefault(int(external_id), []).append(str(payload.get("text", "")))
-            return out
-    finally:
-        await db.dispose()
-
-
-async def _dropped_due(url: str) -> dict[int, list[tuple[str, float]]]:
-    """Prompts that never arrived (:data:`NOT_SENT`), with the epoch second each was first due."""
+async def _messages_per_user(url: str, *where: Any) -> dict[int, list[tuple[str, float]]]:
+    """Rows of scheduled_messages matching ``where``, per Telegram user id: (text, epoch second
+    the message was first due)."""
     db = Database(url)
     try:
         async with db.transaction() as session:
@@ -244,7 +228,7 @@ async def _dropped_due(url: str) -> dict[int, list[tuple[str, float]]]:
                     func.coalesce(ScheduledMessage.first_due_at, ScheduledMessage.due_at),
                 )
                 .join(ScheduledMessage, ScheduledMessage.person_id == Person.id)
-                .where(ScheduledMessage.status.in_(NOT_SENT), ScheduledMessage.kind == "hold_prompt")
+                .where(*where)
             )
             out: dict[int, list[tuple[str, float]]] = {}
             for external_id, payload, due_at in rows.all():
@@ -253,6 +237,22 @@ async def _dropped_due(url: str) -> dict[int, list[tuple[str, float]]]:
             return out
     finally:
         await db.dispose()
+
+
+def _texts(rows: dict[int, list[tuple[str, float]]]) -> dict[int, list[str]]:
+    return {user: [text for text, _ in found] for user, found in rows.items()}
+
+
+async def _dropped_texts(url: str, statuses: tuple[str, ...] = ("dropped",)) -> dict[int, list[str]]:
+    """Prompts the dispatcher dropped as too late (or with other ``statuses``), per Telegram user id."""
+    return _texts(await _dropped_due(url, statuses))
+
+
+async def _dropped_due(url: str, statuses: tuple[str, ...] = NOT_SENT) -> dict[int, list[tuple[str, float]]]:
+    """Prompts that never arrived (:data:`NOT_SENT`), with the epoch second each was first due."""
+    return await _messages_per_user(
+        url, ScheduledMessage.status.in_(statuses), ScheduledMessage.kind == "hold_prompt"
+    )
 
 
 def _took_over_at(log: str) -> float:
@@ -265,20 +265,7 @@ def _took_over_at(log: str) -> float:
 
 async def _reclaimed_texts(url: str) -> dict[int, list[str]]:
     """Messages claimed more than once (a claim's lease ran out: its process died), per user id."""
-    db = Database(url)
-    try:
-        async with db.transaction() as session:
-            rows = await session.execute(
-                select(Person.external_id, ScheduledMessage.payload)
-                .join(ScheduledMessage, ScheduledMessage.person_id == Person.id)
-                .where(ScheduledMessage.attempts > 1)
-            )
-            out: dict[int, list[str]] = {}
-            for external_id, payload in rows.all():
-                out.setdefault(int(external_id), []).append(str(payload.get("text", "")))
-            return out
-    finally:
-        await db.dispose()
+    return _texts(await _messages_per_user(url, ScheduledMessage.attempts > 1))
 
 
 def _without_notes(texts: list[str]) -> list[str]:
