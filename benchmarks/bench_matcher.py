@@ -9,7 +9,10 @@ for several passes, timing each call with ``perf_counter_ns``. Three rows:
 * ``uncached`` - no per-text result cache, per-word caches warm (steady state of new texts)
 * ``cached`` - :meth:`Matcher.match` with its result cache (people repeat short answers)
 
-Run:  python benchmarks/bench_matcher.py [--passes N]
+With ``--data FILE`` the texts of a labelled set (``rows:`` of ``text``, such as
+``tests/data/dev_en.yaml``) are used instead.
+
+Run:  python benchmarks/bench_matcher.py [--passes N] [--data FILE]
 Not a test: timing depends on the machine. Target: at least 20,000 matches/s.
 """
 
@@ -31,7 +34,10 @@ from bot.content_loader import load_content  # noqa: E402
 from bot.domain.matcher import Matcher, MatchResult  # noqa: E402
 
 
-def utterances() -> list[str]:
+def utterances(path: Path | None = None) -> list[str]:
+    if path is not None:
+        rows = yaml.safe_load(path.read_text(encoding="utf-8"))["rows"]
+        return [str(row["text"]) for row in rows]
     data = yaml.safe_load((ROOT / "tests" / "data" / "utterances.yaml").read_text(encoding="utf-8"))
     texts: list[str] = []
     for group in ("areas", "warnings"):
@@ -59,9 +65,10 @@ def timed(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passes", type=int, default=20)
+    parser.add_argument("--data", type=Path, default=None, help="a labelled set with rows of text")
     args = parser.parse_args()
 
-    texts = utterances()
+    texts = utterances(args.data)
     start = time.perf_counter()
     content = load_content()
     loaded = time.perf_counter()

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.content_loader import ContentError, load_content
 from bot.settings import Settings, SettingsError, load_settings
@@ -40,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     revision.add_argument("-m", "--message", required=True, help="what changed, e.g. 'add reminders table'")
     match = sub.add_parser("match", help="match text to a body area / warning sign, one JSON line per input")
     match.add_argument("texts", nargs="*", help="utterances; none: read one per line from stdin")
+    match.add_argument(
+        "--eval",
+        dest="eval_files",
+        metavar="FILE",
+        type=Path,
+        nargs="+",
+        help="score labelled sets (rows of text/sign/area/denied) instead: per class, with the misses",
+    )
     return parser
 
 
@@ -83,7 +92,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "match":
         from bot.match_cli import run as run_match
 
-        code: int = run_match(list(args.texts), sys.stdin, sys.stdout, load_content(settings.content_dir))
+        content = load_content(settings.content_dir)
+        if args.eval_files:
+            from bot.match_cli import run_eval
+
+            return run_eval(args.eval_files, sys.stdout, sys.stderr, content)
+        code: int = run_match(list(args.texts), sys.stdin, sys.stdout, content)
         return code
     if command == "chat" or (command == "run" and settings.telegram_bot_token is None):
         from bot.adapters.terminal import run_chat

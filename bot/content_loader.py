@@ -28,6 +28,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "strings.yaml": ("strings",),
     "aliases.yaml": ("aliases",),
     "warning_phrases.yaml": ("warning_phrases",),
+    "understanding.yaml": ("understanding",),
     "pictures.yaml": ("pictures",),
 }
 OPTIONAL_FILES = frozenset({"aliases.yaml", "warning_phrases.yaml"})

@@ -2,18 +2,22 @@
 
 With texts on the command line each one is matched; with none, one utterance is read
 per line from standard input (an empty line still gives a result). Output is in input
-order: ``{"text", "area", "red_flag", "score", "candidates": [{"area", "score"}]}``.
-Content authors use it to check their aliases and warning phrases.
+order: ``{"text", "area", "red_flag", "ask", "denied", "score", "candidates": [{"area",
+"score"}]}`` — a contract that docs/matching.md describes. ``--eval FILE ...`` scores
+labelled sets instead (:mod:`bot.match_eval`). Content authors use it to check their
+aliases and warning phrases.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TextIO
 
 from bot.domain.content import Content
 from bot.domain.matcher import Matcher, to_json_dict
+from bot.match_eval import LabelError, evaluate, format_report, load_rows
 
 
 def _lines(stdin: TextIO) -> Iterable[str]:
@@ -29,4 +33,19 @@ def run(argv_texts: list[str], stdin: TextIO, stdout: TextIO, content: Content) 
         stdout.write(json.dumps(to_json_dict(matcher.match(text)), ensure_ascii=False) + "\n")
         if not argv_texts:
             stdout.flush()  # answer each line as it comes when piped interactively
+    return 0
+
+
+def run_eval(paths: list[Path], stdout: TextIO, stderr: TextIO, content: Content) -> int:
+    """Score each labelled set and print its report; 1 with one line when a file is unreadable."""
+    matcher = Matcher(content)
+    signs = {f.id for f in content.red_flags}
+    areas = {a.id for a in content.areas}
+    for path in paths:
+        try:
+            report = evaluate(matcher, load_rows(path), path.name, signs, areas)
+        except (OSError, LabelError) as exc:
+            stderr.write(f"knotbot: {exc}\n")
+            return 1
+        stdout.write(format_report(report) + "\n")
     return 0

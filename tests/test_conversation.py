@@ -15,11 +15,14 @@ import pytest
 
 from bot.domain.content import Content, Severity
 from bot.domain.conversation import (
+    HOLD_KEY_PREFIX,
     INTENSITIES,
     KNOT_FEELS,
     Decision,
     Env,
     decide,
+    intensity_question,
+    is_consistent,
     question,
 )
 from bot.domain.effects import (
@@ -180,6 +183,13 @@ def states_at_every_step(env: Env) -> dict[Step, State]:
     drv.press("Yes, check in")  # no time zone yet: it is asked
     note(drv)
     seen[Step.TZ_CONFIRM] = drv.state.advance(Step.TZ_CONFIRM, zones=("Europe/Berlin", "Europe/Busingen"))
+    # a warning sign only possibly named in free text: one yes/no question
+    check = CoreDriver(env)
+    check.command("start")
+    check.press("Begin")
+    check.press("None of these")
+    check.text("I think my calf might be a bit swollen?")
+    note(check)
     assert set(seen) == set(Step), set(Step) - set(seen)
     return seen
 
@@ -1055,6 +1065,7 @@ NON_ANSWER_HINTS = {
     Step.HOLDING: "hint.holding",
     Step.TZ_ASK: "tz.no_match",
     Step.TZ_CONFIRM: "tz.no_match",
+    Step.WARNING_CHECK: "check.hint",
 }
 
 
@@ -1117,3 +1128,109 @@ def test_every_reply_of_a_full_session_has_text_and_current_buttons(core_driver:
                 if effect.message.buttons:
                     # empty when every button is an out-of-band follow-up button
                     assert button_prompts(effect.message) in (set(), {decision.state.prompt})
+
+
+# -- the yes/no question about a possible warning sign ----------------------------------
+
+POSSIBLE_CLOT = "I think my calf might be a bit swollen?"
+
+
+def to_check(drv: CoreDriver, text: str = POSSIBLE_CLOT) -> Decision:
+    to_area(drv)
+    decision = drv.text(text)
+    assert drv.state.step is Step.WARNING_CHECK
+    return decision
+
+
+def test_a_possible_sign_asks_one_plain_question(core_env: Env) -> None:
+    drv = CoreDriver(core_env)
+    decision = to_check(drv)
+    flag = core_env.content.red_flag("blood_clot")
+    asked = last_question(decision)
+    assert asked.text == flag.question
+    assert [b.label for row in asked.buttons for b in row] == ["Yes", "No"]
+    assert (drv.state.check, drv.state.back) == ("blood_clot", Step.AREA)
+
+
+def test_yes_follows_that_signs_path(core_env: Env) -> None:
+    drv = CoreDriver(core_env)
+    to_check(drv)
+    decision = drv.press("Yes")
+    flag = core_env.content.red_flag("blood_clot")
+    assert flag.reply in core_reply_text(decision)
+    assert drv.state.step is Step.IDLE  # urgent: the session ends
+    assert (drv.state.check, drv.state.back) == (None, None)
+
+
+def test_no_goes_on_with_the_area_the_text_named(core_env: Env) -> None:
+    drv = CoreDriver(core_env)
+    to_check(drv)
+    decision = drv.text("No")
+    assert core_env.content.text("check.cleared") in core_reply_text(decision)
+    assert (drv.state.step, drv.state.area) == (Step.LOCATE, "calves")
+
+
+def test_no_with_a_close_call_asks_which_area(core_env: Env) -> None:
+    drv = CoreDriver(core_env)
+    to_check(drv, "maybe a bit of tingling in my back?")
+    drv.press("No")
+    assert drv.state.step is Step.AREA_CONFIRM
+    assert set(drv.state.candidates) == {"upper_back", "lower_back"}
+
+
+def test_no_without_an_area_asks_the_area_question(core_env: Env) -> None:
+    drv = CoreDriver(core_env)
+    to_check(drv, "maybe a bit of tingling?")
+    decision = drv.press("No")
+    assert drv.state.step is Step.AREA
+    assert last_question(decision) == question(drv.state, core_env)
+
+
+def test_no_then_the_stated_less_urgent_sign_applies(core_env: Env) -> None:
+    """Swollen after a run: the clot question first; No - the swelling still means avoid the spot."""
+    drv = CoreDriver(core_env)
+    to_check(drv, "my calf is swollen after my run")
+    assert (drv.state.check, drv.state.then) == ("blood_clot", "inflammation")
+    decision = drv.press("No")
+    assert core_env.content.red_flag("inflammation").reply in core_reply_text(decision)
+    assert drv.state.step is Step.AREA and drv.state.then is None
+
+
+def test_a_stated_sign_typed_at_the_question_stops(core_env: Env) -> None:
+    drv = CoreDriver(core_env)
+    to_check(drv)
+    decision = drv.text("my face is drooping")
+    assert core_env.content.red_flag("stroke_signs").reply in core_reply_text(decision)
+    assert drv.state.step is Step.IDLE
+
+
+def test_a_possible_sign_mid_hold_pauses_the_hold(core_env: Env) -> None:
+    drv = CoreDriver(core_env)
+    to_holding(drv)
+    drv.advance(5)
+    decision = drv.text("my hand might be going a bit numb?")
+    assert Cancel(HOLD_KEY_PREFIX) in decision.effects
+    assert core_env.content.text("cancel.release") in core_reply_text(decision)
+    assert drv.state.step is Step.WARNING_CHECK and drv.state.back is Step.HOLDING
+    decision = drv.press("No")
+    # back to the hold, which is over now: the pressure rating
+    assert drv.state.step is Step.HOLDING
+    assert last_question(decision) == intensity_question(drv.state, core_env)
+
+
+def test_a_possible_sign_at_idle_returns_to_idle(core_env: Env) -> None:
+    drv = CoreDriver(core_env)
+    drv.command("start")
+    drv.text(POSSIBLE_CLOT)
+    assert drv.state.step is Step.WARNING_CHECK and drv.state.back is Step.IDLE
+    drv.press("No")
+    assert drv.state.step is Step.IDLE
+
+
+def test_a_warning_check_state_that_does_not_fit_is_reset(core_env: Env) -> None:
+    bad = State(step=Step.WARNING_CHECK, prompt=3, check="no_such_sign", back=Step.AREA)
+    assert not is_consistent(bad, core_env.content)
+    assert not is_consistent(State(step=Step.AREA, check="blood_clot"), core_env.content)
+    assert is_consistent(
+        State(step=Step.WARNING_CHECK, prompt=3, check="blood_clot", back=Step.AREA), core_env.content
+    )

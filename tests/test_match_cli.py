@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 
 from bot.content_loader import load_content
 from bot.domain.content import Content
-from bot.match_cli import run
+from bot.match_cli import run, run_eval
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,8 @@ def test_arguments_in_order(content: Content) -> None:
         "text": "tight hammies",
         "area": "hamstrings",
         "red_flag": None,
+        "ask": None,
+        "denied": [],
         "score": 100.0,
         "candidates": [],
     }
@@ -45,7 +48,15 @@ def test_stdin_one_per_line_keeps_empty_lines(content: Content) -> None:
     rows = _run(content, [], stdin="calfs\n\nmy calf is swollen, red and warm\r\nnek")
     assert [r["text"] for r in rows] == ["calfs", "", "my calf is swollen, red and warm", "nek"]
     assert rows[0]["area"] == "calves"
-    assert rows[1] == {"text": "", "area": None, "red_flag": None, "score": 0.0, "candidates": []}
+    assert rows[1] == {
+        "text": "",
+        "area": None,
+        "red_flag": None,
+        "ask": None,
+        "denied": [],
+        "score": 0.0,
+        "candidates": [],
+    }
     assert rows[2]["red_flag"] == "blood_clot"
     assert rows[3]["area"] == "neck"
 
@@ -54,7 +65,15 @@ def test_json_keeps_unicode(content: Content) -> None:
     out = io.StringIO()
     run(["calf 😫"], io.StringIO(), out, content)
     assert "😫" in out.getvalue()
-    assert set(json.loads(out.getvalue())) == {"text", "area", "red_flag", "score", "candidates"}
+    assert set(json.loads(out.getvalue())) == {
+        "text",
+        "area",
+        "red_flag",
+        "ask",
+        "denied",
+        "score",
+        "candidates",
+    }
 
 
 def test_no_input(content: Content) -> None:
@@ -69,3 +88,50 @@ def test_warning_signs_and_zones_to_avoid_are_reported_as_red_flags(content: Con
         (None, "chest_pain", []),
         ("upper_traps", None, []),
     ]
+
+
+def test_ask_and_denied_are_part_of_the_contract(content: Content) -> None:
+    """docs/matching.md: ``ask`` is the sign the bot would ask about, ``denied`` the signs ruled out;
+    ``red_flag`` and ``ask`` are never both set."""
+    rows = _run(
+        content,
+        [
+            "sore spot under my shoulder blade, I don't have any pins and needles",
+            "maybe a bit of tingling in my fingers?",
+            "my calf is swollen, red and warm",
+        ],
+    )
+    assert [(r["area"], r["red_flag"], r["ask"], r["denied"]) for r in rows] == [
+        ("upper_back", None, None, ["nerve_symptoms"]),
+        (None, None, "nerve_symptoms", []),
+        (None, "blood_clot", None, []),
+    ]
+
+
+def test_eval_scores_a_labelled_set(content: Content, tmp_path: Path) -> None:
+    labelled = tmp_path / "set.yaml"
+    labelled.write_text(
+        "rows:\n"
+        '  - {text: "my calf is swollen and red", sign: blood_clot}\n'
+        '  - {text: "tight calves, no swelling", area: calves, denied: [blood_clot]}\n'
+        '  - {text: "tight hammies", area: calves}\n'
+        '  - {text: "pizza"}\n',
+        encoding="utf-8",
+    )
+    out, err = io.StringIO(), io.StringIO()
+    assert run_eval([labelled], out, err, content) == 0
+    report = out.getvalue()
+    assert "warning signs caught (stop or question): 1/1 = 100.0%" in report
+    assert "wrong stops on text with no warning sign: 0/3 = 0.0%" in report
+    assert "area top-1 (a close call with the right first candidate = 1/2): 1/2 = 50.0%" in report
+    assert "denials read (every denied sign reported): 1/1 = 100.0%" in report
+    assert "area calves (0): 'tight hammies' -> area hamstrings" in report
+
+
+def test_eval_names_a_bad_row(content: Content, tmp_path: Path) -> None:
+    labelled = tmp_path / "bad.yaml"
+    labelled.write_text('rows:\n  - {text: "neck", sign: no_such_sign}\n', encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    assert run_eval([labelled], out, err, content) == 1
+    assert "unknown warning id 'no_such_sign'" in err.getvalue()
+    assert run_eval([tmp_path / "missing.yaml"], io.StringIO(), err, content) == 1

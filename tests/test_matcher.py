@@ -25,6 +25,7 @@ from bot.domain.matcher import (
     to_json_dict,
 )
 from bot.domain.state import Step
+from bot.match_eval import evaluate, format_report, load_rows
 from tests.conftest import CoreDriver, core_reply_text
 
 DATA = Path(__file__).parent / "data" / "utterances.yaml"
@@ -63,8 +64,7 @@ def labelled() -> dict[str, Any]:
         ("neck & shoulders", ["neck", "and", "shoulders"]),
         ("neck n shoulders", ["neck", "and", "shoulders"]),
         ("neck+shoulder", ["neck", "and", "shoulder"]),
-        ("I'm burnt out", ["im", "burnout"]),
-        ("feel the burn", ["feeltheburn"]),
+        ("I'm burnt out", ["im", "burnt", "out"]),  # idioms are content: test_idioms_are_read_as_plain_words
         ("back o' my knee", ["back", "of", "my", "knee"]),
         ("", []),
         ("🍕", []),
@@ -72,6 +72,23 @@ def labelled() -> dict[str, Any]:
 )
 def test_normalise(text: str, words: list[str]) -> None:
     assert normalise(text) == words
+
+
+@pytest.mark.parametrize(
+    ("text", "area"),
+    [
+        ("I'm burnt out, my traps are tight", "upper_traps"),
+        ("feel the burn in my calves", "calves"),
+        ("I fell asleep on the couch and woke up with a stiff neck", "neck"),
+        ("shooting hoops hurt my shoulder", "shoulder"),
+        ("wear and tear in my lower back", "lower_back"),
+    ],
+)
+def test_idioms_are_read_as_plain_words(matcher: Matcher, content: Content, text: str, area: str) -> None:
+    """content/understanding.yaml ``idioms``: phrases that only look like a warning sign."""
+    assert content.understanding.idioms
+    result = matcher.match(text)
+    assert (result.area, result.red_flag, result.ask) == (area, None, None), result
 
 
 def test_filler_is_dropped() -> None:
@@ -311,13 +328,15 @@ def test_dictionary_words_are_not_corrected_into_warning_words(content: Content,
 
 def test_to_json_dict_shape(matcher: Matcher) -> None:
     close = to_json_dict(matcher.match("back"))
-    assert list(close) == ["text", "area", "red_flag", "score", "candidates"]
+    assert list(close) == ["text", "area", "red_flag", "ask", "denied", "score", "candidates"]
     assert close["area"] is None
     assert all(set(c) == {"area", "score"} for c in close["candidates"])
-    assert to_json_dict(MatchResult("x", "neck", None, 90.0, ())) == {
+    assert to_json_dict(MatchResult("x", "neck", None, 90.0, (), None, ("blood_clot",))) == {
         "text": "x",
         "area": "neck",
         "red_flag": None,
+        "ask": None,
+        "denied": ["blood_clot"],
         "score": 90.0,
         "candidates": [],
     }
@@ -378,9 +397,12 @@ def test_labelled_set(matcher: Matcher, labelled: dict[str, Any], content: Conte
     for flag, texts in labelled["warnings"].items():
         assert len(texts) >= 4, flag
         results = [matcher.match(t) for t in texts]
-        flagged = sum(r.red_flag is not None for r in results)
-        exact = sum(r.red_flag == flag for r in results)
-        warn_misses += [f"{flag}: {r.text!r} -> {r.red_flag}" for r in results if r.red_flag != flag]
+        # caught: a stop, or the one yes/no question about it
+        flagged = sum(r.red_flag is not None or r.ask is not None for r in results)
+        exact = sum((r.red_flag or r.ask) == flag for r in results)
+        warn_misses += [
+            f"{flag}: {r.text!r} -> {r.red_flag or r.ask}" for r in results if (r.red_flag or r.ask) != flag
+        ]
         warn_total += len(texts)
         warn_flagged += flagged
         warn_exact += exact
@@ -432,3 +454,35 @@ def test_zone_to_avoid_typed_as_the_area_says_avoid_and_asks_again(
     assert d.state.step is Step.AREA and d.state.area is None and d.state.candidates == ()
     for area in content.areas:
         assert area.where not in reply  # no area was confirmed
+
+
+# -- held-out and development sets (docs/matching.md) -------------------------------
+
+SETS = Path(__file__).parent / "data"
+
+
+def scored(matcher: Matcher, content: Content, name: str) -> dict[str, float]:
+    report = evaluate(
+        matcher,
+        load_rows(SETS / name),
+        name,
+        {f.id for f in content.red_flags},
+        {a.id for a in content.areas},
+    )
+    print("\n" + format_report(report))
+    assert report.warnings >= 100 and report.areas >= 120 and report.out_of_scope >= 20
+    assert set(report.per_area) == set(AREA_IDS)
+    assert set(report.per_sign) == {f.id for f in content.red_flags}
+    return report.figures()
+
+
+@pytest.mark.parametrize("name", ["heldout_en.yaml", "dev_en.yaml"])
+def test_targets_on_the_labelled_sets(matcher: Matcher, content: Content, name: str) -> None:
+    """The issue's targets: every warning sign caught (a stop or a question), at most 1 % wrong
+    stops and 10 % extra questions on text that states no sign, area top-1 at least 95 %.
+    heldout_en.yaml is frozen: never edit it, and never tune content against its rows."""
+    f = scored(matcher, content, name)
+    assert f["warnings_caught"] == 1.0
+    assert f["wrong_stops"] <= 0.01
+    assert f["extra_questions"] <= 0.10
+    assert f["area_top1"] >= 0.95

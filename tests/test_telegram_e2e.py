@@ -216,6 +216,62 @@ async def test_free_text_area_and_close_call(api: FakeBotAPI, make_settings) -> 
         assert "Neck" in di.buttons()
 
 
+async def test_a_denied_warning_sign_goes_on_to_the_area(api: FakeBotAPI, make_settings) -> None:
+    async with running_bot(make_settings()):
+        flo = api.user(3103, "Flo")
+        await begin(flo)
+        await flo.press("None of these")
+        await flo.wait_for("Where is the knot?")
+        await flo.send_text("sore spot under my shoulder blade, I don't have any pins and needles")
+        await flo.wait_for("Got it: Upper back")
+        await flo.wait_idle()
+        assert "Please book an appointment" not in flo.transcript()
+
+
+async def test_a_possible_warning_sign_gets_one_question(api: FakeBotAPI, make_settings) -> None:
+    """Yes: that sign's advice and the session ends. No: on to the area the text named."""
+    content = load_content(DEFAULT_CONTENT_DIR)
+    question = content.red_flag("blood_clot").question
+    async with running_bot(make_settings()):
+        gil = api.user(3203, "Gil")
+        await begin(gil)
+        await gil.press("None of these")
+        await gil.wait_for("Where is the knot?")
+        await gil.send_text("I think my calf might be a bit swollen?")
+        await gil.wait_for(question)
+        await gil.press("Yes")
+        await gil.wait_for("blood clot")
+        await gil.wait_for(content.text("flag.ended"))
+        await gil.wait_idle()
+        assert "find the exact spot" not in gil.transcript()
+
+        hal = api.user(3204, "Hal")
+        await begin(hal)
+        await hal.press("None of these")
+        await hal.wait_for("Where is the knot?")
+        await hal.send_text("I think my calf might be a bit swollen?")
+        await hal.wait_for(question)
+        await hal.send_text("no")
+        await hal.wait_for(content.text("check.cleared"))
+        await hal.wait_for("Got it: Calves")
+        await hal.wait_idle()
+        assert "blood clot" not in hal.transcript()
+
+
+async def test_a_possible_warning_sign_mid_hold_pauses_it(api: FakeBotAPI, make_settings) -> None:
+    content = load_content(DEFAULT_CONTENT_DIR)
+    async with running_bot(make_settings(time_scale=0.05)):  # 30 s hold -> 1.5 s
+        ida = api.user(3305, "Ida")
+        await to_hold(ida)
+        await ida.send_text("hmm my hand might be going a bit numb?")
+        await ida.wait_for(content.red_flag("nerve_symptoms").question)
+        await ida.press("No")
+        await ida.wait_for("How was the pressure?")
+        await ida.wait_idle(quiet=2.0, timeout=15)
+        after = ida.transcript().split(content.text("cancel.release"))[-1]
+        assert "Release the pressure gradually" not in after  # the rest of the hold was cancelled
+
+
 async def test_stop_mid_hold_cancels_the_rest(api: FakeBotAPI, make_settings) -> None:
     async with running_bot(make_settings(time_scale=0.05)):  # 30 s hold → 1.5 s
         ed = api.user(5005, "Ed")
@@ -365,6 +421,13 @@ async def test_unexpected_input_at_every_step(api: FakeBotAPI, make_settings) ->
             await poke_everything(gus, db, Step.SCREENING_PICK, "Which one applies")
             await gus.press("None of these")
             await poke_everything(gus, db, Step.AREA, "Where is the knot?")
+            # a warning sign only possibly named: one yes/no question, a step of its own
+            await gus.send_text("maybe a bit of tingling?")
+            check = content.red_flag("nerve_symptoms").question
+            await poke_everything(gus, db, Step.WARNING_CHECK, check)
+            await gus.press("No")
+            await gus.wait_for(content.text("check.cleared"))
+            await gus.wait_for("Where is the knot?")
             await gus.send_text(close_call)
             confirm = await gus.wait_for(content.text("area.did_you_mean"))
             await poke_everything(gus, db, Step.AREA_CONFIRM, content.text("area.did_you_mean"))

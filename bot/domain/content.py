@@ -96,6 +96,9 @@ class RedFlag(Strict):
     description: str = Field(min_length=1, description="line in the screening list")
     severity: Severity
     reply: str = Field(min_length=1, description="why and what to do")
+    question: str = Field(
+        min_length=1, description="one plain yes/no question asked when free text only possibly names it"
+    )
 
 
 class HoldPrompt(Strict):
@@ -140,6 +143,41 @@ class WarningPattern(Strict):
     """A warning phrase: every group must match, any term within a group."""
 
     all_of: list[list[str]] = Field(min_length=1)
+    muscle_ambiguous: bool = Field(
+        default=False, description="with muscle or workout words around, only possible: ask, don't stop"
+    )
+    ask_only: bool = Field(default=False, description="points at the sign without stating it: always ask")
+
+
+class Cues(Strict):
+    """Cue phrases that act on a mention from before it or after it."""
+
+    before: list[str] = Field(min_length=1)
+    after: list[str] = Field(min_length=1)
+
+
+class NegationCues(Cues):
+    """NegEx negation triggers, and pseudo-triggers that look like one but are not."""
+
+    pseudo: list[str] = Field(default_factory=list)
+
+
+class Understanding(Strict):
+    """How free text around a warning phrase is read: denied, only possible, or stated."""
+
+    window: int = Field(ge=1, le=12, description="words a cue before a mention reaches")
+    after_window: int = Field(ge=1, le=12, description="words a cue after a mention reaches back")
+    negation: NegationCues
+    hedges: Cues
+    terminators: list[str] = Field(min_length=1)
+    clause_starts: list[str] = Field(default_factory=list)
+    locators: list[str] = Field(default_factory=list)
+    muscle_words: list[str] = Field(default_factory=list)
+    muscle_context: list[str] = Field(default_factory=list)
+    directions: list[str] = Field(default_factory=list)
+    idioms: dict[str, str] = Field(
+        default_factory=dict, description="phrase -> plain words, read before anything else"
+    )
 
 
 class Content(Strict):
@@ -156,6 +194,7 @@ class Content(Strict):
     strings: dict[str, str]
     aliases: dict[str, list[str]] = Field(default_factory=dict)
     warning_phrases: dict[str, list[WarningPattern]] = Field(default_factory=dict)
+    understanding: Understanding
     pictures: Pictures
 
     @model_validator(mode="after")

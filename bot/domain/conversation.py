@@ -29,11 +29,16 @@ from bot.domain.effects import (
     Toast,
 )
 from bot.domain.events import BadPress, Command, Event, Location, Press, Text, Unsupported, encode_press
+from bot.domain.matcher import MatchResult
 from bot.domain.pictures import attachment_spec
 from bot.domain.pictures import describe as describe_picture
 from bot.domain.state import State, Step
 
 HOLD_KEY_PREFIX = "hold:"
+CHECK_YES = "yes"
+CHECK_NO = "no"
+# free text typed here is about the person's problem: an area named with it is kept
+AREA_STEPS = frozenset({Step.AREA, Step.AREA_CONFIRM})
 INTENSITIES = ("light", "right", "much")
 KNOT_FEELS = ("softer", "same", "worse")
 YES_WORDS = frozenset({"yes", "y", "yeah", "yep", "sure", "ok", "okay", "please"})
@@ -149,12 +154,24 @@ def question(state: State, env: Env) -> Message:
         return followups.tz_question(state, env)
     if step is Step.TZ_CONFIRM:
         return followups.tz_candidates_question(state, env)
+    if step is Step.WARNING_CHECK:
+        return warning_check_question(state, env)
     # Step.FOLLOWUP
     return Message(
         t("followup.question"),
         _rows(
             _btn(state, t("button.followups_yes"), "fu:yes"), _btn(state, t("button.followups_no"), "fu:no")
         ),
+    )
+
+
+def warning_check_question(state: State, env: Env) -> Message:
+    """One plain yes/no question about a warning sign that free text only possibly named."""
+    t = env.content.text
+    flag = env.content.red_flag(_need(state.check))
+    return Message(
+        flag.question,
+        ((_btn(state, t("button.yes"), CHECK_YES), _btn(state, t("button.no"), CHECK_NO)),),
     )
 
 
@@ -233,7 +250,7 @@ def red_flag_reply(flag: RedFlag, state: State, env: Env) -> Decision:
     )
 
 
-def area_chosen(state: State, area_id: str, env: Env) -> Decision:
+def area_chosen(state: State, area_id: str, env: Env, *before: Effect) -> Decision:
     area = env.content.area(area_id)
     t = env.content.text
     chosen = State(
@@ -243,7 +260,44 @@ def area_chosen(state: State, area_id: str, env: Env) -> Decision:
         areas_done=state.areas_done,
     ).advance(Step.LOCATE)
     avoid = "\n".join(f"• {z}" for z in area.avoid)
-    return ask(chosen, env, _reply(t("area.confirmed", area=area.name, where=area.where, avoid=avoid)))
+    return ask(
+        chosen, env, *before, _reply(t("area.confirmed", area=area.name, where=area.where, avoid=avoid))
+    )
+
+
+def warning_check(state: State, result: MatchResult, env: Env) -> Decision:
+    """Ask one yes/no question about a sign the text only possibly named; a hold pauses first."""
+    flag = _need(result.ask)
+    before: list[Effect] = []
+    held = state
+    if state.step is Step.HOLDING and not (state.hold_ends_at is not None and env.now >= state.hold_ends_at):
+        before += [Cancel(HOLD_KEY_PREFIX), _reply(env.content.text("cancel.release"))]
+        held = replace(state, hold_ends_at=env.now)
+    candidates = held.candidates
+    if state.step in AREA_STEPS:
+        found = (result.area,) if result.area is not None else tuple(c.area for c in result.candidates)
+        candidates = found[:3] or candidates
+    checking = held.advance(
+        Step.WARNING_CHECK, check=flag, back=state.step, then=result.then, candidates=candidates
+    )
+    return ask(checking, env, *before)
+
+
+def on_check_answer(state: State, yes: bool, env: Env) -> Decision:
+    """Yes: the sign's own reply. No: back to where the person was (an area they named is taken)."""
+    back = state.back or Step.IDLE
+    resumed = replace(state, step=back, check=None, back=None, then=None)
+    if yes or state.then is not None:
+        flag = env.content.red_flag(_need(state.check if yes else state.then))
+        return red_flag_reply(flag, replace(resumed, prompt=state.prompt + 1), env)
+    cleared = _reply(env.content.text("check.cleared"))
+    if back in AREA_STEPS:
+        if len(resumed.candidates) == 1:
+            return area_chosen(resumed, resumed.candidates[0], env, cleared)
+        if resumed.candidates:
+            return ask(resumed.advance(Step.AREA_CONFIRM), env, cleared)
+        return ask(resumed.advance(Step.AREA), env, cleared)
+    return ask(resumed.advance(back), env, cleared)
 
 
 def on_text(state: State, text: str, env: Env) -> Decision:
@@ -252,6 +306,12 @@ def on_text(state: State, text: str, env: Env) -> Decision:
     if result.red_flag is not None and state.step is not Step.IDLE:
         return red_flag_reply(env.content.red_flag(result.red_flag), state, env)
     words = _normal(text)
+    if state.step is Step.WARNING_CHECK:
+        if words in YES_WORDS or words in NO_WORDS:
+            return on_check_answer(state, words in YES_WORDS, env)
+        return ask(state, env, _reply(t("check.hint")))
+    if result.ask is not None:
+        return warning_check(state, result, env)
     if state.step is Step.IDLE:
         if result.red_flag is not None:
             return red_flag_reply(env.content.red_flag(result.red_flag), state, env)
@@ -337,6 +397,12 @@ def on_press(state: State, press: Press, env: Env) -> Decision:
         # a well-formed button of this question whose action does not fit: re-ask
         return ask(state, env, Toast(env.content.text("toast.stale")))
     return decision
+
+
+def _check_press(state: State, action: str, env: Env) -> Decision | None:
+    if action in (CHECK_YES, CHECK_NO):
+        return on_check_answer(state, action == CHECK_YES, env)
+    return None
 
 
 def _idle_press(state: State, action: str, env: Env) -> Decision | None:
@@ -565,6 +631,7 @@ PRESS_HANDLERS: dict[Step, Callable[[State, str, Env], Decision | None]] = {
     Step.FOLLOWUP: _followup_press,
     Step.TZ_ASK: followups.on_tz_press,
     Step.TZ_CONFIRM: followups.on_tz_press,
+    Step.WARNING_CHECK: _check_press,
 }
 
 
@@ -589,6 +656,15 @@ def is_consistent(state: State, content: Content) -> bool:
     if "intensity" in needs and state.intensity not in INTENSITIES:
         return False
     if state.step is Step.TZ_CONFIRM and not state.zones:
+        return False
+    if state.step is Step.WARNING_CHECK:
+        flags = {f.id for f in content.red_flags}
+        if state.check not in flags or state.back is None or state.back is Step.WARNING_CHECK:
+            return False
+        if state.then is not None and state.then not in flags:
+            return False
+        return is_consistent(replace(state, step=state.back, check=None, back=None, then=None), content)
+    if state.check is not None or state.back is not None or state.then is not None:
         return False
     return not (state.step is Step.AREA_CONFIRM and not state.candidates)
 

@@ -38,6 +38,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.domain.content import Content
+from bot.domain.scope import BOUNDARIES, COMMA, QUESTION_END, SENTENCE_END, Polarity, Scope
 
 # -- thresholds -------------------------------------------------------------------
 
@@ -52,6 +53,11 @@ AMBIGUITY_PENALTY = 4.0
 
 MAX_CANDIDATES = 3
 
+LANDMARK_WEIGHT = 0.5
+LANDMARK_REACH = 3
+"""Words a locator may stand before the body word it bears on ("from wearing high heels")."""
+"""Support of an area named after a locator ("the knot next to my spine, below my neck")."""
+
 _CACHE_SIZE = 4096
 
 # -- normalisation ----------------------------------------------------------------
@@ -59,23 +65,25 @@ _CACHE_SIZE = 4096
 _ZERO_WIDTH = re.compile("[\u00ad\u034f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _APOSTROPHES = re.compile("['\u2018\u2019\u02bc\u0060\u00b4]")
 _AND_SIGNS = re.compile(r"[&+]")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
-# Run on the normalised words (single spaces), each only when one of its trigger words
-# is there. Idioms that would otherwise read as a warning sign become one word: "warmed
-# up" is not "warm", "burnt out" is not a burn, "feel the burn" is effort, not a burn.
+_NON_WORD = re.compile(r"[^a-z0-9.,?]+")
+# sentence ends and commas are kept as tokens: they bound the scope of "no", "maybe", ...
+_SENTENCE_ENDS = re.compile(r"(?:[!;:\n\r]|(?<!\d)\.|\.(?!\d))+")
+_QUESTION = re.compile(r"\?+")
+_COMMAS = re.compile(r"(?<!\d),|,(?!\d)")
+_DIGIT_DOTS = re.compile(r"(?<=\d)[.,](?=\d)")
+_DIGIT_LETTERS = re.compile(r"(?<=\d)(?=[a-z])")
+_DIGIT = re.compile(r"\d")
+# a body temperature: "38.5", "38,5c", "101 f", "39 degrees", "temp 39"
+_TEMPERATURE = re.compile(
+    r"\b(\d{2,3})(?:[.,](\d{1,2}))?\s*(?:degrees?|degs?|deg)?\s*(celsius|fahrenheit|c|f)?\b"
+)
+_TEMPERATURE_WORDS = re.compile(r"\b(?:temp|temps|temperature|fever|feverish|thermometer|degrees?)\b")
+FEVER_TOKEN = "fevertemperature"
+"""A measured fever (at least 37.8 C / 100 F) in the text becomes this word; warning phrases use it."""
+# Spelling only, run on the normalised words (single spaces), each only when one of its
+# trigger words is there. Idioms ("warmed up", "fell asleep") are content: understanding.yaml.
 _PHRASES: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = (
     (frozenset({"not", "cannot"}), re.compile(r"\bcan not\b|\bcannot\b"), "cant"),
-    (frozenset({"up"}), re.compile(r"\b(?:warm|warming|warmed) up\b"), "warmup"),
-    (frozenset({"out"}), re.compile(r"\b(?:burn|burns|burnt|burned|burning) out\b"), "burnout"),
-    (frozenset({"burn"}), re.compile(r"\b(?:feel|feels|feeling|felt) (?:the|a|that) burn\b"), "feeltheburn"),
-    # breathing out (what the bot asks for during a hold) and breathing through the pressure are
-    # not pain brought on by breathing: "it hurts when I breathe out" must not read "when I breathe"
-    (frozenset({"out"}), re.compile(r"\b(?:breathe|breath|breathing|breathes|breathed) out\b"), "exhale"),
-    (
-        frozenset({"through"}),
-        re.compile(r"\b(?:breathe|breath|breathing|breathes) through\b"),
-        "push through",
-    ),
     (frozenset({"m"}), re.compile(r"\bi m\b"), "im"),
     (frozenset({"n", "nd"}), re.compile(r"\bn\b|\bnd\b"), "and"),  # "neck n shoulders", "pins n needles"
     (frozenset({"o"}), re.compile(r"\bo\b"), "of"),  # "back o my knee"
@@ -92,7 +100,7 @@ FILLER: frozenset[str] = _words(
     """
     a an the my mine your his her its our their this that these those some any
     i im ive id me we you he she s they them
-    in on at of to into from for by with near around across along under over up
+    in at of to into from for by with near around across along over up
     just and or but also plus so really very super quite bit little kind sort lot pretty
     is are am was were be been being has have had having got get gets getting do does did
     feel feels feeling felt seems
@@ -107,7 +115,7 @@ FILLER: frozenset[str] = _words(
     """
 )
 # Dropped from warning-phrase matching only: "both my legs" reads "both legs".
-LIGHT_FILLER: frozenset[str] = _words("a an the my your his her their our")
+LIGHT_FILLER: frozenset[str] = _words("a an the my your his her their our any")
 
 
 _MIN_FUZZY_LEN = 3
@@ -133,13 +141,24 @@ class Candidate:
 
 @dataclass(frozen=True)
 class MatchResult:
-    """What one text was understood as."""
+    """What one text was understood as.
+
+    ``red_flag`` is a warning sign the text states (stop); ``ask`` one it only possibly
+    names (hedged, or next to muscle words; ask one yes/no question). Never both.
+    ``denied`` are the warning signs the text rules out ("no numbness").
+    When a less urgent sign is stated next to a more urgent possible one ("calf swollen
+    after my run": inflamed, maybe a clot), ``ask`` is the urgent one and ``then`` the
+    stated one, which applies if the answer is No.
+    """
 
     text: str
     area: str | None
     red_flag: str | None
     score: float
     candidates: tuple[Candidate, ...]
+    ask: str | None = None
+    denied: tuple[str, ...] = ()
+    then: str | None = None  # with ``ask``: a less urgent sign the text states, for after "No"
 
     @property
     def is_confident(self) -> bool:
@@ -151,24 +170,54 @@ class MatchResult:
 
 
 def to_json_dict(result: MatchResult) -> dict[str, Any]:
-    """The result as the JSON object printed by ``knotbot match``."""
+    """The result as the JSON object printed by ``knotbot match`` (a contract: docs/matching.md)."""
     return {
         "text": result.text,
         "area": result.area,
         "red_flag": result.red_flag,
+        "ask": result.ask,
+        "denied": list(result.denied),
         "score": round(result.score, 1),
         "candidates": [{"area": c.area, "score": round(c.score, 1)} for c in result.candidates],
     }
 
 
-def normalise(text: str) -> list[str]:
-    """Lower-case ASCII words of ``text``: no accents, emoji, punctuation or apostrophes."""
+def _fever(match: re.Match[str], said_temperature: bool) -> str:
+    whole, tenths, unit = match.group(1), match.group(2), match.group(3)
+    value = float(f"{whole}.{tenths}" if tenths else whole)
+    celsius = unit in ("c", "celsius")
+    fahrenheit = unit in ("f", "fahrenheit")
+    measured = celsius or fahrenheit or tenths is not None or said_temperature
+    if measured and not fahrenheit and 37.8 <= value <= 43.0:
+        return f" {FEVER_TOKEN} "
+    if measured and not celsius and 100.0 <= value <= 110.0:
+        return f" {FEVER_TOKEN} "
+    return match.group(0)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case ASCII words of ``text`` with sentence ends (".", "?") and commas as tokens.
+
+    No accents, emoji, apostrophes or other punctuation; a body temperature with a fever
+    ("38.5", "101F", "temp 39") becomes :data:`FEVER_TOKEN`.
+    """
     text = _ZERO_WIDTH.sub("", text)
     text = unicodedata.normalize("NFKD", text.casefold())
     text = text.encode("ascii", "ignore").decode("ascii")
     text = _APOSTROPHES.sub("", text)
     if "&" in text or "+" in text:
         text = _AND_SIGNS.sub(" and ", text)
+    if _DIGIT.search(text) is not None:
+        said = _TEMPERATURE_WORDS.search(text) is not None
+        text = _TEMPERATURE.sub(lambda m: _fever(m, said), text)
+        text = _DIGIT_DOTS.sub(" ", text)
+        text = _DIGIT_LETTERS.sub(" ", text)  # "8kg" -> "8 kg"
+    if "." in text or "!" in text or ";" in text or ":" in text or "\n" in text or "\r" in text:
+        text = _SENTENCE_ENDS.sub(f" {SENTENCE_END} ", text)
+    if "?" in text:
+        text = _QUESTION.sub(f" {QUESTION_END} ", text)
+    if "," in text:
+        text = _COMMAS.sub(f" {COMMA} ", text)
     text = _NON_WORD.sub(" ", text).strip()
     words = text.split()
     present = set(words)
@@ -178,6 +227,11 @@ def normalise(text: str) -> list[str]:
             text = pattern.sub(replacement, text)
             changed = True
     return text.split() if changed else words
+
+
+def normalise(text: str) -> list[str]:
+    """The words of ``text`` (:func:`tokens` without sentence ends and commas)."""
+    return [w for w in tokens(text) if w not in BOUNDARIES]
 
 
 def area_words(text: str) -> list[str]:
@@ -211,6 +265,13 @@ class _Pattern:
     flag: str
     priority: int
     groups: int
+    muscle_ambiguous: bool
+    ask_only: bool
+
+
+def _cue_words(raw: str) -> list[str]:
+    """The words of a cue or content phrase as the matcher sees them ("a", "the", "my" ignored)."""
+    return [w for w in normalise(raw) if w not in LIGHT_FILLER]
 
 
 def _parse_term(raw: str) -> _Term | None:
@@ -246,6 +307,10 @@ class Matcher:
             for part in re.split(r"[(),/;&]| and ", area.name):
                 add_alias(area.id, part)
             add_alias(area.id, area.name)
+            # the anatomy of areas.yaml names the area too: "rhomboids", "vastus lateralis"
+            for muscle in area.muscles:
+                for part in re.split(r"[(),/;&]| and ", muscle):
+                    add_alias(area.id, part)
         for area_id, aliases in content.aliases.items():
             for alias in aliases:
                 add_alias(area_id, alias)
@@ -262,7 +327,15 @@ class Matcher:
         for flag_id in sorted(content.warning_phrases, key=lambda f: priority.get(f, 99)):
             for pattern in content.warning_phrases[flag_id]:
                 pid = len(self._patterns)
-                self._patterns.append(_Pattern(flag_id, priority.get(flag_id, 99), len(pattern.all_of)))
+                self._patterns.append(
+                    _Pattern(
+                        flag_id,
+                        priority.get(flag_id, 99),
+                        len(pattern.all_of),
+                        pattern.muscle_ambiguous,
+                        pattern.ask_only,
+                    )
+                )
                 for gid, group in enumerate(pattern.all_of):
                     for raw in group:
                         term = _parse_term(raw)
@@ -275,6 +348,31 @@ class Matcher:
                             self._exact_terms.setdefault(term.words[0], []).append(entry)
                         vocab.update(term.words)
         self._prefix_lengths = sorted({len(p) for p in self._prefix_terms}, reverse=True)
+        self._priority = priority
+
+        # negation and hedges around a mention; muscle words; landmark words
+        rules = content.understanding
+        self._scope = Scope(rules, _cue_words)
+        self._muscle_words = frozenset(
+            ws[0] for ws in (_cue_words(m) for m in rules.muscle_context) if len(ws) == 1
+        )
+        self._muscle_phrases: dict[str, list[tuple[str, ...]]] = {}
+        for ws in (_cue_words(m) for m in rules.muscle_context):
+            if len(ws) > 1:
+                self._muscle_phrases.setdefault(ws[0], []).append(tuple(ws))
+        self._idiom_table: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+        for phrase, replacement in rules.idioms.items():
+            words = tuple(normalise(phrase))
+            if words:
+                self._idiom_table.setdefault(words[0], []).append((words, tuple(normalise(replacement))))
+        for entries in self._idiom_table.values():
+            entries.sort(key=lambda e: -len(e[0]))
+        self._idiom_firsts = frozenset(self._idiom_table)
+        vocab.update(w for entries in self._idiom_table.values() for p, r in entries for w in (*p, *r))
+        self._muscle_nouns = frozenset(w for raw in rules.muscle_words for w in _cue_words(raw)[:1])
+        self._directions = frozenset(w for raw in rules.directions for w in _cue_words(raw))
+        self._locators = frozenset(ws[-1] for ws in (_cue_words(m) for m in rules.locators) if ws)
+        vocab.update(self._scope.vocabulary, self._muscle_words, self._locators, self._scope.clause_starts)
         vocab.update(FILLER)
         self._vocab: frozenset[str] = frozenset(vocab)
 
@@ -332,8 +430,9 @@ class Matcher:
             self._terms_cache[word] = result
         return result
 
-    def _red_flag(self, words: list[str]) -> str | None:
-        hit: dict[int, set[int]] = {}
+    def _occurrences(self, words: list[str]) -> list[tuple[int, int, int, int]]:
+        """Every warning term in ``words``: (start, end, pattern, group)."""
+        found: list[tuple[int, int, int, int]] = []
         n = len(words)
         for i, word in enumerate(words):
             for term, pid, gid in self._terms_starting(word):
@@ -350,39 +449,118 @@ class Matcher:
                             break
                     if not ok:
                         continue
-                hit.setdefault(pid, set()).add(gid)
-        best: _Pattern | None = None
-        for pid, groups in hit.items():
+                found.append((i, i + len(tw), pid, gid))
+        return found
+
+    def _muscle_context(self, words: list[str]) -> bool:
+        if not self._muscle_words.isdisjoint(words):
+            return True
+        for i, word in enumerate(words):
+            for phrase in self._muscle_phrases.get(word, ()):
+                if tuple(words[i : i + len(phrase)]) == phrase:
+                    return True
+        return False
+
+    def _signs(self, words: list[str]) -> tuple[dict[str, Polarity], list[Polarity]]:
+        """Each warning sign the text mentions, with how it is meant; and each word's polarity."""
+        occurrences = self._occurrences(words)
+        masked = [False] * len(words)
+        for start, end, _, _ in occurrences:
+            if end - start > 1:  # "cant feel", "no feeling", "didnt help": symptoms, not denials
+                for k in range(start, end):
+                    masked[k] = True
+        polarity = self._scope.polarities(words, masked)
+        if not occurrences:
+            return {}, polarity
+        groups: dict[int, dict[int, Polarity]] = {}
+        for start, end, pid, gid in occurrences:
+            muscle = gid == 0 and end < len(words) and words[end] in self._muscle_nouns
+            if muscle and self._patterns[pid].muscle_ambiguous:
+                continue  # "chest muscles sore from dips": the muscle, not the sign
+            term = min(polarity[start:end])
+            hit = groups.setdefault(pid, {})
+            hit[gid] = max(hit.get(gid, Polarity.DENIED), term)
+        signs: dict[str, Polarity] = {}
+        muscles: bool | None = None
+        for pid, hit in groups.items():
             pattern = self._patterns[pid]
-            if len(groups) == pattern.groups and (best is None or pattern.priority < best.priority):
-                best = pattern
-        return best.flag if best is not None else None
+            if len(hit) < pattern.groups:
+                continue
+            mention = min(hit.values())
+            if pattern.ask_only:
+                mention = min(mention, Polarity.UNCERTAIN)
+            if pattern.muscle_ambiguous and mention is Polarity.STATED:
+                if muscles is None:
+                    muscles = self._muscle_context(words)
+                if muscles:
+                    mention = Polarity.UNCERTAIN
+            signs[pattern.flag] = max(signs.get(pattern.flag, Polarity.DENIED), mention)
+        return signs, polarity
 
     # -- areas -----------------------------------------------------------------
 
-    def _areas(self, words: list[tuple[str, float]]) -> list[tuple[str, int, float]]:
-        """Areas named in ``words`` (corrected, filler dropped) as (area, support, score), best first.
+    def _landmark(self, words: list[str], start: int) -> bool:
+        """Does a locator ("below", "next to", "under") stand just before ``words[start]``?"""
+        k = start - 1
+        while k >= 0 and start - k <= LANDMARK_REACH:
+            w = words[k]
+            if w in BOUNDARIES:
+                return False
+            if w in self._locators:
+                return True
+            k -= 1
+        return False
 
-        Support counts the alias phrases naming the area: "thigh near the hip" names
-        outer_thigh twice (thigh, hip) and the other thigh areas once.
+    def _areas(
+        self, words: list[tuple[str, float]], polarity: list[Polarity]
+    ) -> list[tuple[str, float, float]]:
+        """Areas named in ``words`` (corrected) as (area, support, score), best first.
+
+        Support adds up the alias phrases naming the area: "thigh near the hip" names
+        outer_thigh twice (thigh, hip) and the other thigh areas once. A phrase after a
+        locator ("below my neck"), and a direction word on its own ("my neck, at the back"),
+        only locate and count half; one inside a denial ("no
+        pain down my leg") does not count unless nothing else names an area.
         """
-        support: dict[str, int] = {}
+        plain = [w for w, _ in words]
+        items = [(w, s, i) for i, (w, s) in enumerate(words) if w not in FILLER]
+        support: dict[str, float] = {}
         scores: dict[str, float] = {}
-        i, n = 0, len(words)
+        denied_support: dict[str, float] = {}
+        denied_scores: dict[str, float] = {}
+        keys = [w[:-1] if len(w) > 3 and w.endswith("s") else w for w, _, _ in items]
+        # an alias never spans a comma or a sentence end: index of the next boundary from each word
+        stop = [len(items)] * len(items)
+        nxt = len(items)
+        for k in range(len(items) - 1, -1, -1):
+            if items[k][0] in BOUNDARIES:
+                nxt = k
+            stop[k] = nxt
+        i, n = 0, len(items)
         while i < n:
-            for size in range(min(self._max_alias_words, n - i), 0, -1):
-                window = words[i : i + size]
-                areas = self._aliases.get(_alias_key([w for w, _ in window]))
+            for size in range(min(self._max_alias_words, stop[i] - i), 0, -1):
+                window = items[i : i + size]
+                areas = self._aliases.get("".join(keys[i : i + size]))
                 if areas is None:
                     continue
-                score = min(s for _, s in window) - AMBIGUITY_PENALTY * (len(areas) - 1)
+                score = min(s for _, s, _ in window) - AMBIGUITY_PENALTY * (len(areas) - 1)
+                first, last = window[0][2], window[-1][2]
+                denied = min(polarity[first : last + 1]) is Polarity.DENIED
+                direction = size == 1 and window[0][0] in self._directions  # "at the back"
+                if direction and last + 1 < len(plain) and plain[last + 1] == "of":
+                    i += size  # "the back of my arm": a side of a part that is no area here
+                    break
+                weight = LANDMARK_WEIGHT if direction or self._landmark(plain, first) else 1.0
+                into_support, into_scores = (denied_support, denied_scores) if denied else (support, scores)
                 for area in areas:
-                    support[area] = support.get(area, 0) + 1
-                    scores[area] = max(scores.get(area, 0.0), score)
+                    into_support[area] = into_support.get(area, 0.0) + weight
+                    into_scores[area] = max(into_scores.get(area, 0.0), score)
                 i += size
                 break
             else:
                 i += 1
+        if not scores:
+            support, scores = denied_support, denied_scores
         ranked = sorted(scores, key=lambda a: (-support[a], -scores[a]))
         return [(a, support[a], scores[a]) for a in ranked if scores[a] >= MIN_AREA_SCORE]
 
@@ -410,23 +588,54 @@ class Matcher:
         self._terms_cache.clear()
         self._result_cache.clear()
 
+    def _idioms(self, words: list[str]) -> list[str]:
+        """Idioms that only look like a warning sign become plain words ("fell asleep" -> "slept")."""
+        if self._idiom_firsts.isdisjoint(words):
+            return words
+        out: list[str] = []
+        i, n = 0, len(words)
+        while i < n:
+            for phrase, replacement in self._idiom_table.get(words[i], ()):
+                if tuple(words[i : i + len(phrase)]) == phrase:
+                    out.extend(replacement)
+                    i += len(phrase)
+                    break
+            else:
+                out.append(words[i])
+                i += 1
+        return out
+
     def _match(self, text: str) -> MatchResult:
-        corrected = [self._correct(w) for w in normalise(text)]
-        flag_words = [w for w, _ in corrected if w not in LIGHT_FILLER]
-        flag = self._red_flag(flag_words)
-        if flag is not None:
-            return MatchResult(text, None, flag, 100.0, ())
-        ranked = self._areas([(w, s) for w, s in corrected if w not in FILLER])
+        corrected = [self._correct(w) for w in self._idioms(tokens(text))]
+        kept = [(w, sc) for w, sc in corrected if w not in LIGHT_FILLER]
+        words = self._scope.split_clauses([w for w, _ in kept])
+        kept = [(w, sc) for w, (_, sc) in zip(words, kept, strict=True)]
+        signs, polarity = self._signs(words)
+        stated = [f for f, p in signs.items() if p is Polarity.STATED]
+        unsure = [f for f, p in signs.items() if p is Polarity.UNCERTAIN]
+        ask = min(unsure, key=self._rank) if unsure else None
+        if stated:
+            flag = min(stated, key=self._rank)
+            if ask is None or self._rank(flag) < self._rank(ask):
+                return MatchResult(text, None, flag, 100.0, ())
+            # a more urgent sign is only possible: ask about it first, then this one applies
+            return MatchResult(text, None, None, 100.0, (), ask, (), then=flag)
+        denied = tuple(sorted((f for f, p in signs.items() if p is Polarity.DENIED), key=self._rank))
+        ranked = self._areas(kept, polarity)
         if not ranked:
-            return MatchResult(text, None, None, 0.0, ())
+            return MatchResult(text, None, None, 0.0, (), ask, denied)
         top_area, top_support, top_score = ranked[0]
         if len(ranked) == 1:
-            return MatchResult(text, top_area, None, top_score, ())
+            return MatchResult(text, top_area, None, top_score, (), ask, denied)
         _, second_support, second_score = ranked[1]
         if top_support > second_support or top_score - second_score >= CONFIDENT_MARGIN:
-            return MatchResult(text, top_area, None, top_score, ())
-        close = tuple(Candidate(a, s) for a, _, s in ranked[:MAX_CANDIDATES])
-        return MatchResult(text, None, None, top_score, close)
+            return MatchResult(text, top_area, None, top_score, (), ask, denied)
+        close = tuple(Candidate(a, sc) for a, _, sc in ranked[:MAX_CANDIDATES])
+        return MatchResult(text, None, None, top_score, close, ask, denied)
+
+    def _rank(self, flag: str) -> int:
+        """Screening order: the most urgent sign first."""
+        return self._priority.get(flag, 99)
 
 
 # -- protected words ---------------------------------------------------------------

@@ -26,6 +26,7 @@ class Step(StrEnum):
     FOLLOWUP = "followup"  # follow-ups yes / no
     TZ_ASK = "tz_ask"  # share location, or type a city or UTC offset
     TZ_CONFIRM = "tz_confirm"  # did you mean this time zone?
+    WARNING_CHECK = "warning_check"  # free text only possibly named a warning sign: yes / no
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class State:
     zones: tuple[
         str, ...
     ] = ()  # time-zone candidates of a close call, as shown: "Atlanta (America/New_York)"
+    check: str | None = None  # WARNING_CHECK: the warning sign asked about
+    back: Step | None = None  # WARNING_CHECK: the step to go back to after "No"
+    then: str | None = None  # WARNING_CHECK: a stated, less urgent sign that applies after "No"
 
     def advance(self, step: Step, **changes: Any) -> State:
         """Move to a new question: the step changes and old buttons go stale."""
@@ -60,6 +64,7 @@ class State:
         data["candidates"] = list(self.candidates)
         data["areas_done"] = list(self.areas_done)
         data["zones"] = list(self.zones)
+        data["back"] = None if self.back is None else self.back.value
         return data
 
     @classmethod
@@ -71,6 +76,8 @@ class State:
         kwargs = {k: v for k, v in data.items() if k in known}
         try:
             kwargs["step"] = Step(kwargs.get("step", Step.IDLE))
+            if kwargs.get("back") is not None:
+                kwargs["back"] = Step(kwargs["back"])
             for name in ("candidates", "areas_done", "zones"):
                 value = kwargs.get(name, ())
                 if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
@@ -88,7 +95,7 @@ class State:
             value = getattr(self, name)
             if not _is_int(value) or value < 0:
                 raise TypeError(name)
-        for name in ("area", "tool", "technique", "intensity", "knot"):
+        for name in ("area", "tool", "technique", "intensity", "knot", "check", "then"):
             if not isinstance(getattr(self, name), str | None):
                 raise TypeError(name)
         if not (self.hold_seconds is None or _is_int(self.hold_seconds)):

@@ -1,0 +1,224 @@
+"""Is a word stated, denied or only possible? The scope of negation and hedge cues (NegEx).
+
+A NegEx-style reading (Chapman et al., J Biomed Inform 2001; ConText, Harkema et al.
+2009) over the matcher's normalised words, with the cue lists of
+``content/understanding.yaml``:
+
+* a **negation cue before** a word ("no", "don't have", "never", "free of") denies the
+  next ``window`` words; a **negation cue after** it ("is gone", "went away") denies the
+  ``after_window`` words before it;
+* **pseudo-cues** ("not only", "no better", "can't stop") look like a negation and are not;
+* **hedges** ("maybe", "I think", "kind of", "a bit", "or something", "years ago") make
+  the words in their scope only *possible*, and so does a question mark at the end of a
+  clause (unless the next sentence answers it with a negation: "numbness? nope");
+* scope ends at a sentence end and at a **terminator** ("but", "though", "except"); a
+  comma, or an "and" that starts a new clause, inside a negation's scope leaves the words
+  after it *uncertain* rather than denied — unless the comma belongs to a list closed by
+  "or"/"nor" ("no numbness, tingling or weakness" denies all three).
+
+Words inside a warning phrase's own term never act as cues ("can't feel", "no feeling"
+are symptoms). Pure: no I/O; :class:`Scope` is built once per content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from enum import IntEnum
+
+from bot.domain.content import Understanding
+
+SENTENCE_END = "."
+QUESTION_END = "?"
+COMMA = ","
+BOUNDARIES = frozenset({SENTENCE_END, QUESTION_END, COMMA})
+_LIST_CLOSERS = frozenset({"or", "nor"})
+_LIST_ITEM_WORDS = 2  # ", tingling or": list items are one or two words
+
+
+class Polarity(IntEnum):
+    """How a word (and a mention made of words) is meant; higher is more certain it is there."""
+
+    DENIED = 0
+    UNCERTAIN = 1
+    STATED = 2
+
+
+class _Cue(IntEnum):
+    PSEUDO = 0
+    NEG_BEFORE = 1
+    NEG_AFTER = 2
+    HEDGE_BEFORE = 3
+    HEDGE_AFTER = 4
+    STOP = 5
+
+
+class Scope:
+    """Reads the polarity of every word of a normalised text; build once per content."""
+
+    def __init__(self, rules: Understanding, words_of: Callable[[str], list[str]]) -> None:
+        self.window = rules.window
+        self.after_window = rules.after_window
+        self._cues: dict[str, list[tuple[tuple[str, ...], _Cue]]] = {}
+        groups: tuple[tuple[Iterable[str], _Cue], ...] = (
+            (rules.terminators, _Cue.STOP),
+            (rules.negation.pseudo, _Cue.PSEUDO),
+            (rules.negation.before, _Cue.NEG_BEFORE),
+            (rules.negation.after, _Cue.NEG_AFTER),
+            (rules.hedges.before, _Cue.HEDGE_BEFORE),
+            (rules.hedges.after, _Cue.HEDGE_AFTER),
+        )
+        seen: set[tuple[str, ...]] = set()
+        for phrases, kind in groups:
+            for raw in phrases:
+                words = tuple(words_of(raw))
+                if not words or words in seen:
+                    continue  # the first list that names a phrase decides what it is
+                seen.add(words)
+                self._cues.setdefault(words[0], []).append((words, kind))
+        for entries in self._cues.values():
+            entries.sort(key=lambda e: -len(e[0]))
+        self.vocabulary: frozenset[str] = frozenset(
+            w for entries in self._cues.values() for p, _ in entries for w in p
+        )
+        self.clause_starts = frozenset(w for raw in rules.clause_starts for w in words_of(raw))
+
+    def split_clauses(self, words: list[str]) -> list[str]:
+        """An "and" that starts a new clause ("... and my calf is red") becomes a comma."""
+        if "and" not in words:
+            return words
+        out = list(words)
+        for i in range(len(out) - 1):
+            if out[i] == "and" and out[i + 1] in self.clause_starts:
+                out[i] = COMMA
+        return out
+
+    def _find_cues(self, words: Sequence[str], masked: Sequence[bool]) -> list[tuple[int, int, _Cue]]:
+        found: list[tuple[int, int, _Cue]] = []
+        i, n = 0, len(words)
+        while i < n:
+            entries = self._cues.get(words[i])
+            hit = None
+            if entries is not None and not masked[i]:
+                for phrase, kind in entries:
+                    end = i + len(phrase)
+                    if end <= n and tuple(words[i:end]) == phrase and not any(masked[i:end]):
+                        hit = (i, end, kind)
+                        break
+            if hit is None:
+                i += 1
+            else:
+                found.append(hit)
+                i = hit[1]
+        return found
+
+    def polarities(self, words: Sequence[str], masked: Sequence[bool]) -> list[Polarity]:
+        """The polarity of each word; ``masked`` words (inside a warning term) are never cues."""
+        n = len(words)
+        result = [Polarity.STATED] * n
+        cues = self._find_cues(words, masked)
+        if not cues and QUESTION_END not in words:
+            return result
+        cue_at: dict[int, tuple[int, _Cue]] = {start: (end, kind) for start, end, kind in cues}
+        in_cue = [False] * n
+        for start, end, _ in cues:
+            for k in range(start, end):
+                in_cue[k] = True
+        stops = {start for start, _, kind in cues if kind is _Cue.STOP}
+        list_comma = self._list_commas(words, stops)
+
+        negated = [False] * n  # in a clean negation scope
+        unsure = [False] * n  # hedged, or a negation's scope crossed a clause boundary
+
+        # forward: cues before a mention
+        neg_left = hedge_left = 0
+        soft = False
+        i = 0
+        while i < n:
+            w = words[i]
+            if i in cue_at:
+                end, kind = cue_at[i]
+                if kind is _Cue.STOP:
+                    neg_left = hedge_left = 0
+                elif kind is _Cue.NEG_BEFORE:
+                    neg_left, soft = self.window, False
+                elif kind is _Cue.HEDGE_BEFORE:
+                    hedge_left = self.window
+                i = end
+                continue
+            if w in (SENTENCE_END, QUESTION_END):
+                neg_left = hedge_left = 0
+            elif w == COMMA:
+                if not list_comma[i]:
+                    soft = neg_left > 0
+                    hedge_left = 0
+            else:
+                if neg_left > 0:
+                    if soft:
+                        unsure[i] = True
+                    else:
+                        negated[i] = True
+                    neg_left -= 1
+                if hedge_left > 0:
+                    unsure[i] = True
+                    hedge_left -= 1
+            i += 1
+
+        # backward: cues after a mention
+        for start, _, kind in cues:
+            if kind not in (_Cue.NEG_AFTER, _Cue.HEDGE_AFTER):
+                continue
+            left, crossed = self.after_window, False
+            k = start - 1
+            while k >= 0 and left > 0:
+                w = words[k]
+                if w in (SENTENCE_END, QUESTION_END) or k in stops or in_cue[k]:
+                    break
+                if w == COMMA:
+                    crossed = crossed or not list_comma[k]
+                else:
+                    if kind is _Cue.NEG_AFTER and not crossed:
+                        negated[k] = True
+                    elif kind is _Cue.HEDGE_AFTER or not negated[k]:
+                        unsure[k] = True  # a denial across a comma blurs only what nothing denied
+                    left -= 1
+                k -= 1
+
+        # a sentence that ends with a question mark is unsure - unless the person answers it
+        # at once with a negation: "chest pain? nope, it's the muscle"
+        if QUESTION_END in words:
+            answers = {start for start, _, kind in cues if kind in (_Cue.NEG_BEFORE, _Cue.NEG_AFTER)}
+            begin = 0  # the question's own clause: after the last comma or terminator
+            for k, w in enumerate(words):
+                if w in (SENTENCE_END, COMMA) or k in stops:
+                    begin = k + 1
+                elif w == QUESTION_END:
+                    denied_answer = k + 1 in answers
+                    for j in range(begin, k):
+                        if denied_answer:
+                            negated[j] = not unsure[j]
+                        else:
+                            unsure[j] = True
+                    begin = k + 1
+
+        for k in range(n):
+            if unsure[k]:
+                result[k] = Polarity.UNCERTAIN
+            elif negated[k]:
+                result[k] = Polarity.DENIED
+        return result
+
+    @staticmethod
+    def _list_commas(words: Sequence[str], stops: set[int]) -> list[bool]:
+        """Which commas start a short list item closed by "or"/"nor": ", tingling or weakness"."""
+        n = len(words)
+        flags = [False] * n
+        for k, w in enumerate(words):
+            if w != COMMA:
+                continue
+            for j in range(k + 1, min(k + 1 + _LIST_ITEM_WORDS + 1, n)):
+                if words[j] in _LIST_CLOSERS:
+                    flags[k] = j > k + 1
+                    break
+                if words[j] in BOUNDARIES or j in stops:
+                    break
+        return flags

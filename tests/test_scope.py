@@ -1,0 +1,151 @@
+"""The NegEx-style scope of negation and hedge cues (bot/domain/scope.py), on its own small cue
+lists and then through the matcher with the real content: stated, denied, uncertain."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.content_loader import load_content
+from bot.domain.content import Content, Cues, NegationCues, Understanding
+from bot.domain.matcher import Matcher, normalise
+from bot.domain.scope import Polarity, Scope
+
+D, U, S = Polarity.DENIED, Polarity.UNCERTAIN, Polarity.STATED
+
+RULES = Understanding(
+    window=3,
+    after_window=2,
+    negation=NegationCues(before=["no", "dont have"], after=["is gone"], pseudo=["no better"]),
+    hedges=Cues(before=["maybe"], after=["or something"]),
+    terminators=["but"],
+    clause_starts=["my"],
+)
+
+
+def read(text: str, masked: set[int] = frozenset()) -> list[Polarity]:  # type: ignore[assignment]
+    scope = Scope(RULES, normalise)
+    words = scope.split_clauses(text.split())
+    return scope.polarities(words, [i in masked for i in range(len(words))])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("numb", [S]),
+        ("no numb", [S, D]),  # the cue itself keeps its own polarity
+        ("no a b c d", [S, D, D, D, S]),  # the window is 3 words
+        ("dont have numb", [S, S, D]),  # the longest cue wins
+        ("no numb but swollen", [S, D, S, S]),  # a terminator ends the scope
+        ("no numb . swollen", [S, D, S, S]),  # so does a sentence end
+        ("no fever , swollen", [S, D, S, U]),  # a comma: only possibly denied
+        ("no numb , tingle or weak", [S, D, S, D, D, S]),  # a comma in a short "or" list: denied
+        ("no fever and my calf", [S, D, S, U, U]),  # "and" before a clause start acts as a comma
+        ("numb is gone", [D, S, S]),  # a cue after the mention
+        ("numb , is gone", [U, S, S, S]),  # ... across a comma: only possibly
+        ("no better numb", [S, S, S]),  # a pseudo-cue is no negation
+        ("maybe numb", [S, U]),
+        ("numb or something", [U, S, S]),
+        ("numb ?", [U, S]),
+        ("numb ? no", [D, S, S]),  # a question answered at once with a negation
+        ("numb ? maybe", [U, S, S]),
+    ],
+)
+def test_polarities(text: str, expected: list[Polarity]) -> None:
+    assert read(text) == expected
+
+
+def test_a_masked_cue_is_part_of_a_symptom() -> None:
+    """Inside a warning term ("no feeling") a negation word is the symptom, not a denial."""
+    assert read("no feeling in foot", masked={0, 1}) == [S, S, S, S]
+    assert read("no feeling in foot") == [S, D, D, D]
+
+
+@pytest.fixture(scope="module")
+def content() -> Content:
+    return load_content()
+
+
+@pytest.fixture(scope="module")
+def matcher(content: Content) -> Matcher:
+    return Matcher(content)
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "denied"),
+    [
+        (
+            "sore spot under my shoulder blade, I don't have any pins and needles",
+            "upper_back",
+            "nerve_symptoms",
+        ),
+        ("calf is tight but not swollen or red", "calves", "blood_clot"),
+        ("no numbness or tingling, just a knot in my lower back", "lower_back", "nerve_symptoms"),
+        ("the tingling is gone now, just my neck", "neck", "nerve_symptoms"),
+        ("never had surgery, my glutes are tight", "glutes", "ask_first"),
+        ("nope no fever, knot in my traps", "upper_traps", "infection"),
+        ("pec knot. chest pain? nope, just the muscle", "chest", "chest_pain"),
+    ],
+)
+def test_a_denial_goes_on_to_the_area(matcher: Matcher, text: str, area: str, denied: str) -> None:
+    result = matcher.match(text)
+    assert (result.area, result.red_flag, result.ask) == (area, None, None), result
+    assert denied in result.denied
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        ("no fever but my calf is swollen and hot", "blood_clot"),  # the denial ends at "but"
+        ("not only my back, it shoots down my leg", "nerve_symptoms"),  # a pseudo-cue
+        ("my calf isn't tight, it is swollen and red", "blood_clot"),  # a new clause after the comma
+        ("I can't feel my toes", "nerve_symptoms"),  # "can't feel" is a symptom, not a denial
+        ("feels like an elephant is sitting on my chest", "chest_pain"),
+        ("temp 38.9 and a hot red lump on my thigh", "infection"),  # a fever as a number
+    ],
+)
+def test_stated_signs_still_stop(matcher: Matcher, text: str, flag: str) -> None:
+    result = matcher.match(text)
+    assert (result.red_flag, result.ask) == (flag, None), result
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        ("maybe a bit of tingling in my fingers?", "nerve_symptoms"),  # hedged
+        ("I think my calf might be a bit swollen", "blood_clot"),
+        ("tight pec from bench press, chest feels tight", "chest_pain"),  # a muscle word nearby
+        ("calves are warm and heavy after my run", "blood_clot"),
+        ("no fever, calf swollen and hot", "blood_clot"),  # a denial whose scope a comma blurs
+        ("sore calf since my long flight", "blood_clot"),  # points at the sign, does not state it
+        ("stiff neck and a bit dizzy", "head_neck"),
+        ("its pretty severe", "severe_pain"),
+    ],
+)
+def test_uncertain_signs_get_one_question(matcher: Matcher, text: str, flag: str) -> None:
+    result = matcher.match(text)
+    assert (result.red_flag, result.ask) == (None, flag), result
+
+
+def test_a_stated_sign_waits_behind_a_more_urgent_possible_one(matcher: Matcher) -> None:
+    """Swollen after a run: inflamed for sure, maybe a clot - ask about the clot, then inflammation."""
+    result = matcher.match("my calf is swollen after my run")
+    assert (result.red_flag, result.ask, result.then) == (None, "blood_clot", "inflammation")
+
+
+def test_red_flag_and_ask_are_never_both_set(matcher: Matcher, content: Content) -> None:
+    texts = [
+        "no numbness but maybe tingling and my chest is tight",
+        "my calf might be swollen and my face is drooping",
+        "chest pain? maybe",
+    ]
+    for text in texts:
+        result = matcher.match(text)
+        assert not (result.red_flag and result.ask), result
+        assert not set(result.denied) & {result.red_flag, result.ask}, result
+
+
+def test_cue_lists_are_content(content: Content) -> None:
+    """The trigger lists live in content/understanding.yaml, not in the code."""
+    rules = content.understanding
+    assert "no" in rules.negation.before and "not only" in rules.negation.pseudo
+    assert "maybe" in rules.hedges.before and "but" in rules.terminators
