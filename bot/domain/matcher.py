@@ -511,6 +511,18 @@ class Matcher:
             k -= 1
         return False
 
+    def _part_of_next(
+        self, items: list[tuple[str, float, int]], keys: list[str], plain: list[str], k: int, end: int
+    ) -> bool:
+        """Does the direction word ``items[k]`` begin an alias with what follows "of" after it?"""
+        word, _, at = items[k]
+        if word not in self._directions or at + 1 >= len(plain) or plain[at + 1] != "of":
+            return False
+        return any(
+            "".join(keys[k : k + size]) in self._aliases
+            for size in range(2, min(self._max_alias_words, end - k) + 1)
+        )
+
     def _areas(
         self, words: list[tuple[str, float]], polarity: list[Polarity]
     ) -> list[tuple[str, float, float]]:
@@ -543,6 +555,9 @@ class Matcher:
                 areas = self._aliases.get("".join(keys[i : i + size]))
                 if areas is None:
                     continue
+                if size > 1 and self._part_of_next(items, keys, plain, i + size - 1, stop[i]):
+                    i += size - 1  # "the middle of the back of my thigh": the back of the thigh
+                    break
                 score = min(s for _, s, _ in window) - AMBIGUITY_PENALTY * (len(areas) - 1)
                 first, last = window[0][2], window[-1][2]
                 denied = min(polarity[first : last + 1]) is Polarity.DENIED
