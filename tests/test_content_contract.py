@@ -26,6 +26,7 @@ from bot.content_loader import DEFAULT_CONTENT_DIR, ContentError, load_content
 from bot.domain.content import AREA_IDS, Content, Severity, placeholders
 from bot.domain.conversation import INTENSITIES, KNOT_FEELS
 from bot.domain.followups import ANSWERS as FOLLOWUP_ANSWERS
+from bot.domain.matcher import normalise
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "bot"
@@ -412,3 +413,46 @@ def test_load_content_raises_content_error_for_a_missing_area(broken: Path) -> N
     (broken / "areas.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
     with pytest.raises(ContentError, match="jaw"):
         load_content(broken)
+
+
+def test_content_check_a_cue_with_two_meanings_names_understanding_yaml(tmp_path: Path, broken: Path) -> None:
+    _edit(broken / "understanding.yaml", "    pseudo: [not only,", "    pseudo: [maybe, not only,")
+    line = _error_line(_content_check(tmp_path, broken))
+    assert "understanding.yaml" in line and "'maybe'" in line, line
+
+
+def test_content_check_a_warning_sign_without_its_question(tmp_path: Path, broken: Path) -> None:
+    text = (broken / "screening.yaml").read_text(encoding="utf-8")
+    start = text.index('    question: "Just to check: is your calf')
+    end = text.index("\n", start) + 1
+    (broken / "screening.yaml").write_text(text[:start] + text[end:], encoding="utf-8")
+    line = _error_line(_content_check(tmp_path, broken))
+    assert "screening.yaml" in line and "question" in line, line
+
+
+def test_every_warning_sign_has_one_plain_yes_no_question(content: Content) -> None:
+    for flag in content.red_flags:
+        assert flag.question.startswith("Just to check: "), flag.id
+        assert flag.question.endswith("?") and flag.question.count("?") == 1, flag.id
+        assert len(flag.question) <= 200, flag.id
+
+
+def test_every_cue_and_idiom_is_read_as_words(content: Content) -> None:
+    """A cue that normalises to nothing (punctuation only, an emoji) would silently never match."""
+    rules = content.understanding
+    phrases = [
+        *rules.negation.before,
+        *rules.negation.after,
+        *rules.negation.pseudo,
+        *rules.hedges.before,
+        *rules.hedges.after,
+        *rules.terminators,
+        *rules.clause_starts,
+        *rules.locators,
+        *rules.muscle_words,
+        *rules.muscle_context,
+        *rules.directions,
+        *rules.idioms,
+        *rules.idioms.values(),
+    ]
+    assert all(normalise(p) for p in phrases), [p for p in phrases if not normalise(p)]

@@ -41,7 +41,8 @@ def read(text: str, masked: set[int] = frozenset()) -> list[Polarity]:  # type: 
         ("no numb , tingle or weak", [S, D, S, D, D, S]),  # a comma in a short "or" list: denied
         ("no fever and my calf", [S, D, S, U, U]),  # "and" before a clause start acts as a comma
         ("numb is gone", [D, S, S]),  # a cue after the mention
-        ("numb , is gone", [U, S, S, S]),  # ... across a comma: only possibly
+        ("numb , is gone", [D, S, S, S]),  # ... right after a comma: still denied
+        ("numb , foot is gone", [U, S, D, S, S]),  # ... about something else: only possibly
         ("no better numb", [S, S, S]),  # a pseudo-cue is no negation
         ("maybe numb", [S, U]),
         ("numb or something", [U, S, S]),

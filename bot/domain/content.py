@@ -170,6 +170,8 @@ class Understanding(Strict):
     negation: NegationCues
     hedges: Cues
     terminators: list[str] = Field(min_length=1)
+    others: list[str] = Field(default_factory=list, description="someone else: their condition")
+    reporting: list[str] = Field(default_factory=list, description="someone else reports the person's")
     clause_starts: list[str] = Field(default_factory=list)
     locators: list[str] = Field(default_factory=list)
     muscle_words: list[str] = Field(default_factory=list)
@@ -178,6 +180,25 @@ class Understanding(Strict):
     idioms: dict[str, str] = Field(
         default_factory=dict, description="phrase -> plain words, read before anything else"
     )
+
+    @model_validator(mode="after")
+    def _one_meaning_per_cue(self) -> Understanding:
+        families = {
+            "negation": [*self.negation.before, *self.negation.after],
+            "negation.pseudo": self.negation.pseudo,
+            "hedges": [*self.hedges.before, *self.hedges.after],
+            "terminators": self.terminators,
+            "others": self.others,
+        }
+        seen: dict[str, str] = {}
+        for family, phrases in families.items():
+            for phrase in phrases:
+                key = " ".join(phrase.casefold().split())
+                if not key:
+                    raise ValueError(f"understanding.{family}: an empty cue")
+                if seen.setdefault(key, family) != family:
+                    raise ValueError(f"understanding.{family}: {phrase!r} is already a cue in {seen[key]}")
+        return self
 
 
 class Content(Strict):

@@ -665,122 +665,186 @@ class Matcher:
 # Regenerate when aliases or warning terms grow (docs/matching.md says how).
 PROTECTED: frozenset[str] = _words(
     """
-    abode abound accidents ace aces ached acing acne acre acres acting age aged aground aims ales allays
-    alms alone alter alto among ample angle ankles ants apes appetites apply apter arc arched archer
-    archers arching arcs areas arena ares aria arise arks army arose arts ashes ashing asks attach
-    attacks awaked awaken awakes aware awes awoke awry axes ayes babe backlog backlogs backs badder bade
-    bagged bail bake bald bale balk balks balls balm ban banded bands bandy bang bani bank banked banks
-    banned bans bar bard bare bareback barged bark barks barn barns based baser bases bash bask basks
-    bass baste bath batter baud bawl bay bead beak beam bean beard bears beat beater bee beef beer bees
-    beet beings bell bellow bend betted betters bettor bide biked bikes bile bill bind bite bits bitter
-    blackhead blackheads blacks bladders blame blames bland blander blank blare blaster blaze blazes
-    bleak bled blend blending blends blew blob bloc block blog blond bloods bloody bloom blot blown
-    blows blued bluer blues blur blush bluster blusters boar bode bodes boils bond bondage bonds boned
-    boney bonus bony booby boot booth boots bore bores born borne botch bottoms bow bowed bowl bowls
-    boxes boy braise braised braises braising brake braking brand breach breaches breaching bread
-    breading breadth breadths breaks breathed breather breathers breathes breaths breed breeding breeds
-    bring bristle brittler broil broker brood broth brow brunt buck bucks bug bulb bulk bull bumps bums
-    bun bung buns buried burner burp burped burping burps burr burred burring burrs burst bury burying
-    bust buts butte butter butts cage cake calfs calk call calm cam camel cameo camp camped camping
-    camps cancel cancers cane canker cans canter cape card care carp cars cart carves case cash cashed
-    cast cat catchy cats cave caves cease cent chain champ champed champing champs chance chanced
-    changes chant chanted char charge charged cheat check checks cheep cheer cheers chess chests chi
-    chic chick chid chiles chilis chilli chilly china chink chip clacked clamp clamped clamping clamps
-    clanged clash clashed click clinching clod clods clog clogs cloth cloths clout clouts code codes
-    coding coin coke cokes coking cold collarbones collisions collusion colt colts comas combing combs
-    comet comets comings concession concessions conclusion concussions cone cones confession constancy
-    constants constraint constricts construct constructs consultant contestant controls convulsion
-    cooing cook cop coped copes coping cops copy core cores coring cot cots couch couched couching
-    coughs cove coves cowing crack cracker crackled crammed cramming crams cranked crap crashes crass
-    create creek creeks crest croak crock croon crouch crust crutch cubs cues cuffs cult cults cums cups
-    curt cute czar dabs dad dads dais damages dams daring dawn deaf deal dealt dean dear debt debts deed
-    deem deeps deer deft deli delis delta deltas dent dents dies discomforted discomforts doe doer doers
-    dogs doles domes don dons dopes dos dose doses dotes dots doves downs downy dozes dread drip dripped
-    dripping drool droops droppings drops drown drys duding dues duping dwelt dyes eery elbows elector
-    electors electronic ends entice equine etch eve even every eves expediting extensions extremer
-    extremes eyelids faced faces facet facials fact fade fail fake falls fame farce fare fate faze feat
-    fee feed feeding feeds feelings fees felling fells felts feverishly fevers fewer fill finer fingers
-    firearm firearms fiver fleet flesh flew font food fool foots form fort fractures fret fro frog frond
-    fronts frost fuel fueling fuels full gage gale game gape gaping garb garbs gas gashing gasp gassing
-    gastric gate gavel gaze gazed gees gems genial genitals gents gibe gibes gibing given givens glaze
-    glazed glue glues gnash goat gobs gods gong gores goring gosh grace graced grade graded grain grape
-    grasping grate grated grave graved grayed grazes grid grim grin grinning gripe grips grit groan
-    groins grown gush gut guts gutting hags hale haling hall halo halt halve halving ham hamstrung handy
-    hang hangs hardy hare hared haring hark harm harms harp hart harts hat hate hating hats haunt haven
-    havens haves haying hays haze hazing heading heads heady heal heals heap heaped heaping heaps hear
-    heard hearing hears hearth hearts hearty heath heating heats heave heaving heed heeling held hell
-    helm helms helper helpings hemp hems herb herd hero hers hes hides highs hikes hilt hind hinds hint
-    hire hires hiss hits hived hiving hoard hoarse hoed holds hole holed holy hood hoot hops horde
-    horrendously horribly horses hose host house hove hows hums hunt hunting hunts hurl hurling hurls
-    hut huts iced ices icon ikon impacts impart impinges improvising inaner incense infections infects
-    infer infest infested inflames inflammations inflated inflation inflection inflections info
-    information infraction inhales inject injected injection injections ins insect insider inspection
-    intenser inter intolerably intolerance ion irons irony irritant jabs jams jars jays jest join joins
-    joints jumbo jut juts keel keels keen keens kelp keyholes kid killings kilning kin kinda kinds king
-    kink kinked kneed kneel kneels knew knit knits knitted knob knobs knocker know knows laborer labs
-    lacerating lacerations ladders laded lads lags lain lamb lamp lanced lander laps larded lass last
-    lasts late laterals lath lathe lauded lava laws lays lead leaf leaks lean leap leek lefts lens lent
-    lept less lest let lets liberation life lifts lightening lighting lightninged lightnings lilt limbs
-    lime limp lint lion lions list lit literal littler loan loans lobs loft log logs lone longs loon
-    loons loosing loot loping lops lose loser loses lots lover loving lowed lowers lowing lows lugs
-    lumber lumps lung lust maid main majors man mane mangy manly manor mans massacring massaged massages
-    maxims maximum maximums may mayor meats meddle medias medium mediums melts mend mes message mice
-    middles mien mike mild mile mime mince mind mined miner mines minibus minimum minimums mink minors
-    mint mire mite mode mole moose mope more moth moths mousse mousy mouths moved mover moves movie muck
-    muddle mulch munch muscled muse mush name nap naps nears neat needled needless needs needy nerved
-    newer nice nick nicks nigh nights nines nite none notching note nothings noting numbs offs omen ones
-    opens operates operational operations otter ours oust ouster outed outs outsider outsides ovens
-    overs overt oxen packs pact pacts paid pail pails paint paints pair pairs palled pan pans pant pants
-    par pare pares park parks pars partly party past pasts pat pats pawn pawns peaks pealing peas pease
-    peek peeking peeks peel peep peeping peer peering peeving pegs pend pens pepping perks persisted
-    persistence persistently persisting pert pest pets petty pews picks pies pigs pilled pin pine pines
-    pink pinks pint pints pis pitch pitched pits pity plain plains planar planter pleased pleases pled
-    plop plopping plug plugs plum plums plush poet poked poking poled poling polled polo pomp pool
-    pooled pooling poops poor pop pored poring port ports pose posed posing posts posy pot pots pout
-    pressured pressures prick pricks primate primates print prints privater privatest privatizes
-    problems prop propping pucks puff puffs pulley pulped pulsed punch punches puns punt pupping pups
-    purpler purples push puss puts putt qua quay quays quiet quits quote radial radiant raided railed
-    rained raises rally rasher rashest rasp read real realty ream reap reared rears rectum redo redress
-    reds reed regions released releases rend replacements rids rights rigs rims rips roar robs rubs rued
-    rues rugs ruins rums run rune runes rung rungs runt runts rush rushes ruts sadden saddled saddles
-    sades sailed sale sales same sand scabbing scale scaled scalp scaly scan scans scar scars scold
-    scoot score scrapes scrapped scraps scum seams seating seats seeds seeks seep seeps sees sell
-    selling sells serenading severed severer severs shall share shark sharps shaver sheep shell shelled
-    shelling shells shes shies shimmering shine shines shingled shiny ship shipped ships shirt shivers
-    shoo shook shoon shoos shoots shore shorn shorts shot shots shouldered shout shove shriveling
-    shrugging shun shuns sicking sided sides sidle sidles sigh signs sill simile sin sine sing singe
-    singles sins sipped sire sires site sites sixes size sizes skein ski skid skill skim skins skip
-    skipped skis skit skulls slab slabbing slabs slapped slashed sleek sleeps sleepy sleet slicking
-    slide slides slipper sliver slivering slopped slot slots slug slum slurs slut smalls smashes smell
-    smelled smelling smells smiled smiles smite smoulder smuggling snagging sneak sneaking snide snider
-    sniff snipped snitch snitches snore snort snot snots snuggling sodden soft sold soled soli solo
-    solos solve solves somethings soot sorer sores sorta sorts sour spat spats speaks spear spearing
-    speck specking spell spelled spelling spells spice spiders spike spill spines spins spiral spire
-    spit spite spits spoiled spore sport sports spout spouts sprains spreads spreed spur stab stabling
-    stabs stacking staff staid stain stained stains stall stands stank stars stave steak steep stems
-    stiffs stills stinking stirs stitched stocking stoke stokes stole stone store stoves straggle
-    straggling strainer strains strait strand stranger strangle strangling streaming strengthen
-    strengths strike strikes strode stroked strove stubbing stuck stuff sunburns superb supers supper
-    sure surer surgeons swab swabbing swabs swats swearing swears sweaty sweep sweets sweller swellings
-    swill swilled swilling swills swine switch switches swivelling swore symptoms tack tacking taken
-    taker takes taking talc tale talks tall tame tames taming tank tanking tap tape taping tapped taps
-    task tasking taxing teach tease teat teem teen tees temperate temperatures temporal tend tended
-    tenders tenor tens tensed tenser tenses tensions tensors tent tenth terms terribly terse test texts
-    than thank thaw thee theirs theme then theses thick thinker thinking thinks thinned thins thongs
-    thorn threads threat three throbs throw thus thy tide tides tie tied ties tightens tighter tights
-    tile tiles timed timer timers tin tinder ting tinge tings tinning tipped tips tire tired tires toed
-    toiled toilets tome tomes ton tone tones tons tool toot torch tore toss tote totes tots touchy tough
-    town tows toys tramp tramped tramps trapper travels tray trays tread treed trees tries triggers
-    trimesters trip tripled trips troubled troubles trued tumors turn tusk tutor twin twinning twister
-    twos udder ulcers unbearably unbeatable unbreakable undersides unreadable upped uppers ups urinates
-    usable vain vary veil veils verb wade wades wading wafer waft wage wager wages waging waist waists
-    wait waiter waked waken wakens walking walks wall wan wand wane wanes waning wants war ward warding
-    wards warming warms warn warnings warp warping warring wars wart wary waters watery watt wave waver
-    waves waving wavy waxes waxing waxy ways wean wear weed weeding weeds week weep weeps weer wees
-    weigh weighs weights weighty weirdo well welt welting went wept west wets whale whats wheat whens
-    wheres wherever whet whetting whew while whine white wholes whore whose whys width wild wills wilt
-    wily wire wish wist wit witch wits witting woe wok woken woks won woods wordy wore world worlds worm
-    worms worn worsen worsts wot woulds wove wreak wren wrest wrests wriest wright writ writs yearn
-    yearns yours yous zinc
+    abide abode abort abound accidents ace aces ached acing acne acre acres acting acts age aged
+    agent aground aide aims airy ales allays alms alone alter alto amir among ample angle angles
+    ankles ant ants apes appetites apply apter arc arched archer archers arching arcs ardent areas
+    arena ares aria arise arks army arose arts ashed ashes ashing askew asks attach attacks awaked
+    awaken awakes aware awes awoke awry axes ayes babe backed backing backlog backlogs backs badder
+    bade badge bagged bail bailing bait bake bald bale balk balks balls balm ban banded bands bandy
+    bang bani bank banked banks banned bans bar bard bare bareback barged bark barks barn barns
+    baseball based baser bases bash bask basks bass baste bath batter baud bawl bay beach beaching
+    bead beak beam bean beard bears beat beater bedder bedsides bee beech beef beer bees beet beings
+    belch belching bell bellow bend bent best bet betted betters bettor bide biked bikes biking bile
+    bill bind binder binding bite bits bitter blacken blackening blacker blackhead blackheads blacks
+    bladders blame blames bland blander blank blanked blanking blare blaster blaze blazes bleak bled
+    blend blending blends blew blink blinking blob bloc block blocked blocking blog blond bloods
+    bloody bloom blot blown blows blued bluer blues blur blurb blurs blurt blurted blush bluster
+    blusters boar boas boat bobs bode bodes bogs boils bolt bond bondage bonds boned boney bonus
+    bony boo booby book boom boon boor boos boost boot booth boots bore bores born borne bossy botch
+    bother bottoms bout bow bowed bowl bowling bowls bows boxes boy boys braise braised braises
+    braising brake braking brand brat breach breached breaches breaching bread breading breadth
+    breadths breaks breathed breather breathers breathes breaths bred breed breeding breeds bring
+    brink brinks brisk bristle brittler broil broiling broker brood broth brow brunt buck bucks
+    budget bug bugger bulb bulk bull bummed bumper bumps bums bun bunch bunching bung bunk buns
+    buried burner burp burped burping burps burr burred burring burrs burst bury burying bust buts
+    butte butter butts caches caching cage cagey cagy cake calfs calk call calm cam camel cameo camp
+    camped camping camps cancel cancers cane canker cans canter cape card care carp cars cart carves
+    case cash cashed cask cast caste cat catchy cats cause cave caves cease cent chain champ champed
+    champing champs chance chanced changes chant chanted char charge charged chase cheat check
+    checks cheep cheer cheers chess chests chi chic chick chid chile chiles chili chilis chilli
+    chilly china chink chip chose clacked clam clamp clamped clamping clamps clams clanged clap
+    clash clashed clasp clean cleaned clearer cleat cleaved click clinch clinching clod clods clog
+    clogs clone closet cloth clothed cloths clout clouts clove clover clump coast code codes coding
+    coin coke cokes coking cold collarbones collars collisions collusion colt colts coma comas comb
+    combing combs comet comets comings concerted concession concessions conclusion concussions cone
+    cones confession constancy constants constraint constricts construct constructs consultant
+    contestant controls convulsion cooing cook cooked cop coped copes coping cops copy core cores
+    coring cornea corned cornet cornier coroner cost cot cots couch couched couching coughs cove
+    coves cowing crack cracker crackled cradling crammed cramming crams cranked crap crashes crass
+    crawl crawls craze create creed creek creeks crest cribs crimes crises croak croaked crock croon
+    crooned crouch crust crutch cubs cues cuffs cult cults cums cups curt cute cyst czar dabs dad
+    dads dais damages dams daring dawn deaf deal dealt dean dear debt debts deed deem deeps deer
+    deference defies deft defy deli delis delta deltas den denied denims dens dent dents derive
+    despise die died dies different dill dims dirt discomforted discomforts dive doe doer doers dogs
+    doles doll dome domes don done dons donut dooms dopes dos dose doses dot dotes dots doubly
+    doubted doves downs downy dozes drab draw dread dregs dressy drip dripped dripping drivel driven
+    driver droll drool droops droppings drops dross drove drown drug drys dual duding duel dues duet
+    dully duly duping duress dwelt dyes eery elbows elector electors electronic ends entice equine
+    etch eve even event every eves excerpt excising expediting extensions extremer extremes eyelids
+    faced faces facet facials fact fade fail failing fails fair fake falls falter fame farce fare
+    farm farther faster fate fatten fattier faze fear feat feather fee feed feeder feeding feeds
+    feelings fees feint felling fells felts fend fended fetter feverishly fevers fewer fiend fight
+    fights file fill filling fills fined finer fingers fins firearm firearms firm firs fitter five
+    fiver fizz fizzling flatter flea fled flee fleet flesh flew flex flighty fling flint flip flog
+    flow flue flues flux fond fonder font food fool foots fore forge form fort forte fractures freer
+    fret fried fright frights frizzy fro frog frond fronts frost frying fuel fueling fuels full
+    fulling fully fulness fund furl fuzz fuzzing fuzzy gage gale game gape gaping garb garbs gas
+    gashing gasp gassing gastric gate gavel gaze gazed gees gems gene genial genies genitals gents
+    genus gibe gibes gibing given givens glaze glazed glow glowing glue glues gnash goad goat gobs
+    god gods gold goner gong goody goof goon gore gores goring gosh grab grace graced grade graded
+    grain gram grant grape grasping grate grated grave graved gray grayed grazes grew grid grim grin
+    grinning gripe grips grit groan groins groping grown guest guests gush gut guts gutting hag hags
+    hail hale haled haling hall hallway halo halt halve halving ham hamstrung handing handler handy
+    hang hanger hangs hardy hare hared haring hark harm harms harp hart harts hat hate hating hats
+    hatting haunt haven havens haves haying hays haze hazing header heading heads heady heal healer
+    heals heap heaped heaping heaps hear heard hearing hears hearth hearts hearty heated heath
+    heating heats heave heaved heaving heed heeded heeled heeling held hell helm helms helper
+    helpings hemp hems herb herd herded hero hers hes hide hides hiding highs hiker hikes hilt hind
+    hinds hinging hint hinting hire hires hiring hiss hits hived hiving hoard hoarse hoed holds hole
+    holed holy hood hoods hoofs hooks hoot hoots hops horde horrendously horribly horses hose host
+    house hove hows huger hums hung hunt hunter hunting hunts hurl hurling hurls hut huts iced ices
+    icon ideal ikon impacts impart impinges improves improvised improvising inaner incense
+    infections infects infer infest infested inflames inflammations inflated inflation inflection
+    inflections info information infraction inhales inject injected injection injections ins insect
+    insider inspection intenser intentional inter internationally intolerably intolerance ion irons
+    irony irritant jabs jams jars jays jest jigging join joins joints jugging jumbo jut juts keel
+    keels keen keens kegs kelp keyholes kid kill killings kills kiln kilning kilns kilt kilts kin
+    kinda kinds king kink kinked kneed kneel kneels knew knit knits knitted knob knobs knocker know
+    known knows laborer labs lace lacerating lacerations lacy lad ladders laded lads lady lager lags
+    laid lain lake lamb lamp lanced lander lane laps lard larded large larges lark lash lass last
+    lasts late laterals lath lathe laud lauded lava laws laying lays lazy lead leaf leaks lean leap
+    leases least leaved leek lefts lend lens lent lept less lest let lets liberation lice lick lieu
+    life lifts lightening lighting lightninged lightnings liken liker lilt lilted lilting limbs lime
+    limp linen liner linger link lint lion lions list listed listing lit literal littler live loan
+    loans loaves lobe lobs lock lodger loft lofted lofting log logger logo logs lone longed longs
+    loom loon loons loop loosen looser loosing loot lope loping lops lore lose loser loses lots
+    louse love lover loving lowed lowers lowing lows lucky lugs lumber lumps lung lurk lust mace
+    maces macing made mads maid main majors maker makers male males man mane manes mangy manly manor
+    mans maps mar mare mares marking mars mart marts mash mask masking masks massacring massaged
+    massages mast master masts mate mates mating mats matte matted mattes maxims maximum maximums
+    may mayor maze mazes meats meddle meddled medias mediation medicating meditation meditations
+    medium mediums melts mend mends mere mes mess message metes mews mice middles mien mighty mike
+    miked mikes miking mild mile milk mill mime mimed mince mind mined miner mines minibus minimum
+    minimums mink minors mint mire mired miss mite mixer mixes mode modes mold mole moles mooing
+    moose mope mopes moping more morn moss moth moths mousse mousy mouths moved mover movers moves
+    movie movies mowing muck muddied muddle muddles mulch munch muscled muse mush muss mutter name
+    nap naps nears neat needled needless needs needy negatively neighborly nerved newer newt nice
+    nick nicks nigh nights nines nite node noisy none noose norm nose notching note nothings noting
+    novices numbs offs oily omen ones opens operates operational operations otter ounce ours oust
+    ouster outed outs outsider outsides ovens overs overt oxen pack packs pact pacts pads paid pail
+    pails paint painted paints pair pairs palled palls pals pan pane pang pans pant pants par parch
+    parches pare pares park parks pars parsed parsing partly party passer passes past pasta pasted
+    pasting pasts pasty pat patched patchy path pats patting paused pausing pawn pawns paws pays
+    peaks pealing peas pease peek peeking peeks peel peep peeping peer peering peeving pegs pend
+    pens pepped pepping perks persisted persistence persistently persisting pert pest pets petting
+    petty pews pick picks picky piecing pies pigs piles pilled pin pine pines pink pinks pint pints
+    pis pitch pitched pitches pits pity pitying place plain plains planar planet plank plans plant
+    planter plate pleased pleases pled plop plopped plopping pluck plug plugs plum plums plush poet
+    pointer poked poking poled poling polled polls polo pomp ponds pool pooled pooling poops poor
+    pop pored poring port ports pose posed posing posts posy pot pots potting pouncing pout pouted
+    pressured pressures preys prick pricks primate primates print printed prints privater privatest
+    privatizes probable problems processing professing prop propped propping provably pucks puff
+    puffer puffs pulley pulls pulped pulsed punch punches punk puns punt pupped pupping pups purpler
+    purples push pushy puss puts putt putting qua quay quays quiet quits quote racking radial
+    radiant raging raided railed rain rained raises raking rally rang rank rant raping rapped
+    rapping raring rasher rashest rasp rating raving razing read real realty ream reap reared rears
+    recant rectum redo redress reds reed regent regions released releases relent relied relies rend
+    rent renting repent replacements replaces resent reset resolver resolves revolved rice ricing
+    rider rids rife rights rigs rile riled rims ripe rippled rippling rips rise rite roam roar robs
+    rod rode role roof rook roomy root rope roped ropes rosy rotund rubs rude rued rues rugs ruin
+    ruining ruins ruler rules rums run rune runes rung rungs runt runts rush rushes rust rusting
+    ruts sack sacred sacs sad sadden saddled saddles sades safe sage sags sail sailed sake sale
+    sales sallow salt same sand sanding sane sapped save sawn scabbing scale scaled scalloping scalp
+    scaly scan scans scanted scar scares scarfed scarred scars scold scoot scooting score scored
+    scram scrapes scrapped scraps scratching screeching scum scurry seam seams seared seat seating
+    seats seeding seeds seek seeking seeks seeming seen seep seeping seeps seer sees seize seizes
+    sell selling sells sensational serenading setting settler settles severed severer severs sewing
+    sexing shack shacks shaft shafts shall shallow shame shammed share shared shark sharps shaver
+    sheep shell shelled shelling shells shes shied shies shifty shimmering shine shines shingled
+    shinning shiny ship shipped ships shirt shirts shivers shod shoed shone shoo shooing shook shoon
+    shoos shoots shop shopped shore shorn shorting shorts shot shots shouldered shout shouting shove
+    shred shriveling shrugging shuck shucks shun shuns sic sicking sics sided sides sidle sidles
+    sift sifting sifts sigh sighs signs silk sill silt silting simile similes sin sine sing singe
+    singles sings sink sinning sins sipped sire sires site sites siting sitter sixes size sizer
+    sizes skein sketching ski skid skill skilled skim skimming skinning skins skip skipped skis skit
+    skulls slab slabbing slabs slag slam slapped slash slashed slat slated slay slays sled sleek
+    sleeking sleeps sleepy sleet sleeting slick slicking slicks slid slide slides slim slimmed
+    slimming slip slipper slitting sliver slivering slop slopped slot slots slug slugs slum slummed
+    slums slurs slut sluts smalls smart smashes smell smelled smelling smells smiled smiles smite
+    smites smock smocks smoulder smuggling snag snagging snared sneak sneaking snide snider sniff
+    snip snipped snitch snitches snore snort snorts snot snots snuggling soak soared sock socks
+    sodden soft sold soled soli solo solos solve solves somethings song soon soot sop sopped sorer
+    sores sorta sorts sour sours sown span spanning spans spared spat spats spay spays speaks spear
+    spearing speck specking sped spell spelled spelling spells spelt spice spiders spies spike spill
+    spines spins spiral spiralling spire spit spite spits spitting split spoiled spoilt spore spores
+    sport sports spout spouts sprains spreads spreed spun spur spurred spurring spurs spurt spurts
+    squad squads stab stabling stabs stack stacking stacks staff staid stain stained stains stall
+    stands stank star stare stared stark stars stave stay stays steak steal steamy steep steeping
+    stem stems step stepped sticky stiffs stilled stilling stills stink stinking stinks stirs
+    stitched stock stocking stocks stoke stokes stole stomp stomped stone stoney stony stool stoop
+    stooped stopper store stoves stow straggle straggling strainer strains strait strand stranding
+    stranger strangle strangling straw stray streaming strengthen strengths strike strikes strip
+    strode stroked strove stubbing stuck stuff subsides subsidized suck suction sue sued sunburns
+    superb supers supper sure surer surf surge surgeons swab swabbing swabs swam swapped swat swats
+    sway sways swear swearing swears sweaty sweep sweeping sweet sweets sweller swellings swept
+    swift swifts swig swill swilled swilling swills swine switch switches swivelling swore swum
+    symptoms tables tack tacked tacking tackles tacks taken taker takes taking talc tale tales
+    talker talks tall tame tames taming tan tank tanked tanking tanks tap tape taping tapped taps
+    tar tars task tasked tasking tasks taxing tea teach teak teaks team teaming teams teas tease
+    teasing teat teats teem teen tees temperate temperatures tempi tempo temporal tempt tend tended
+    tenders tenor tens tensed tenser tenses tensions tensors tent tenth terms terribly terse test
+    texts than thank thanks thaw thaws thee theirs theme themes then theses thick thicken thicket
+    thinker thinking thinks thinned thins thong thongs thorn thorough threads threat three threes
+    throbs throw thump thus thy tickled tide tided tides tie tied ties tightens tighter tights tile
+    tiled tiles till tills timed timer timers tin tinder ting tinge tings tinning tins tip tipped
+    tipping tips tire tired tires toad toed toiled toilets toll tolls tome tomes ton tone tones tons
+    tool toot torch tore toss tote totes tots touchy tough town tows toying toys tracing trailed
+    trailing trainee trainer tramp tramped tramps trapper trapping travels tray trays tread treed
+    trees tricking tries triggers trim trimesters trio trip tripled tripling trips troubled troubles
+    trough trucking trued truing tsar tsars tumbler tumors tuned turfed turn turner tusk tutor twigs
+    twin twine twines twinning twister twos tying tzar tzars udder ulcers unbearably unbeatable
+    unbreakable undersides unreadable upped uppers ups urinates usable user uses vain vary vase veil
+    veils verb vie vies vile vine visa voice wade wades wading wafer waft wage wager wages waging
+    wail waist waists wait waiter waked waken wakens walker walking walks wall walled walling wan
+    wand wander wandering wane wanes waning wants war ward warded warding wards warmer warming warms
+    warn warned warnings warp warped warping warred warring wars wart wary waters watery watt wave
+    waver waves waving wavy waxes waxing waxy ways wean wear weary weed weeding weeds weedy week
+    weep weeps weer wees weigh weighs weights weighty weirdo well welt welting went wept west wets
+    whale whats wheat whens wheres wherever whet whetting whew while whine white wholes whore whose
+    whys wide widen width wild wilder wills wilt wily winced wine wined winged winked wipe wiper
+    wire wise wiser wish wist wit witch wits witting wive woe wok woken woks won woo wood woods
+    woody woof wooly woos worded wording wordy wore worker world worlds worm wormed worming worms
+    worn worries worsen worsts wot woulds wove wreak wren wrenches wrest wrests wretched wriest
+    wright wring writ writs wrung yearn yearns yeti yours yous zinc
     """
 )

@@ -32,7 +32,11 @@ QUESTION_END = "?"
 COMMA = ","
 BOUNDARIES = frozenset({SENTENCE_END, QUESTION_END, COMMA})
 _LIST_CLOSERS = frozenset({"or", "nor"})
-_LIST_ITEM_WORDS = 2  # ", tingling or": list items are one or two words
+_LIST_ITEM_WORDS = 2
+# words that may stand between a comma (or "but") and an after-cue that still looks back
+_RESUMING = frozenset(
+    {"its", "it", "thats", "that", "now", "long", "all", "totally", "completely", "is"}
+)  # ", tingling or": list items are one or two words
 
 
 class Polarity(IntEnum):
@@ -50,6 +54,7 @@ class _Cue(IntEnum):
     HEDGE_BEFORE = 3
     HEDGE_AFTER = 4
     STOP = 5
+    OTHER = 6
 
 
 class Scope:
@@ -58,7 +63,7 @@ class Scope:
     def __init__(self, rules: Understanding, words_of: Callable[[str], list[str]]) -> None:
         self.window = rules.window
         self.after_window = rules.after_window
-        self._cues: dict[str, list[tuple[tuple[str, ...], _Cue]]] = {}
+        kinds: dict[tuple[str, ...], set[_Cue]] = {}
         groups: tuple[tuple[Iterable[str], _Cue], ...] = (
             (rules.terminators, _Cue.STOP),
             (rules.negation.pseudo, _Cue.PSEUDO),
@@ -66,21 +71,22 @@ class Scope:
             (rules.negation.after, _Cue.NEG_AFTER),
             (rules.hedges.before, _Cue.HEDGE_BEFORE),
             (rules.hedges.after, _Cue.HEDGE_AFTER),
+            (rules.others, _Cue.OTHER),
         )
-        seen: set[tuple[str, ...]] = set()
         for phrases, kind in groups:
             for raw in phrases:
                 words = tuple(words_of(raw))
-                if not words or words in seen:
-                    continue  # the first list that names a phrase decides what it is
-                seen.add(words)
-                self._cues.setdefault(words[0], []).append((words, kind))
+                if words:
+                    kinds.setdefault(words, set()).add(kind)  # "maybe": a hedge before and after
+        self._cues: dict[str, list[tuple[tuple[str, ...], frozenset[_Cue]]]] = {}
+        for words, found in kinds.items():
+            self._cues.setdefault(words[0], []).append((words, frozenset(found)))
         for entries in self._cues.values():
             entries.sort(key=lambda e: -len(e[0]))
-        self.vocabulary: frozenset[str] = frozenset(
-            w for entries in self._cues.values() for p, _ in entries for w in p
-        )
+        self.vocabulary: frozenset[str] = frozenset(w for phrase in kinds for w in phrase)
         self.clause_starts = frozenset(w for raw in rules.clause_starts for w in words_of(raw))
+        self._reporting = [tuple(ws) for ws in map(words_of, rules.reporting) if ws]
+        self.vocabulary |= {w for phrase in self._reporting for w in phrase}
 
     def split_clauses(self, words: list[str]) -> list[str]:
         """An "and" that starts a new clause ("... and my calf is red") becomes a comma."""
@@ -92,17 +98,19 @@ class Scope:
                 out[i] = COMMA
         return out
 
-    def _find_cues(self, words: Sequence[str], masked: Sequence[bool]) -> list[tuple[int, int, _Cue]]:
-        found: list[tuple[int, int, _Cue]] = []
+    def _find_cues(
+        self, words: Sequence[str], masked: Sequence[bool]
+    ) -> list[tuple[int, int, frozenset[_Cue]]]:
+        found: list[tuple[int, int, frozenset[_Cue]]] = []
         i, n = 0, len(words)
         while i < n:
             entries = self._cues.get(words[i])
             hit = None
             if entries is not None and not masked[i]:
-                for phrase, kind in entries:
+                for phrase, kinds in entries:
                     end = i + len(phrase)
                     if end <= n and tuple(words[i:end]) == phrase and not any(masked[i:end]):
-                        hit = (i, end, kind)
+                        hit = (i, end, kinds)
                         break
             if hit is None:
                 i += 1
@@ -118,15 +126,16 @@ class Scope:
         cues = self._find_cues(words, masked)
         if not cues and QUESTION_END not in words:
             return result
-        cue_at: dict[int, tuple[int, _Cue]] = {start: (end, kind) for start, end, kind in cues}
+        cue_at = {start: (end, kinds) for start, end, kinds in cues}
         in_cue = [False] * n
         for start, end, _ in cues:
             for k in range(start, end):
                 in_cue[k] = True
-        stops = {start for start, _, kind in cues if kind is _Cue.STOP}
+        stops = {start for start, _, kinds in cues if _Cue.STOP in kinds}
         list_comma = self._list_commas(words, stops)
 
         negated = [False] * n  # in a clean negation scope
+        resolved = [False] * n  # denied by a cue after it: "... gone now", "..., fine now"
         unsure = [False] * n  # hedged, or a negation's scope crossed a clause boundary
 
         # forward: cues before a mention
@@ -136,13 +145,14 @@ class Scope:
         while i < n:
             w = words[i]
             if i in cue_at:
-                end, kind = cue_at[i]
-                if kind is _Cue.STOP:
+                end, kinds = cue_at[i]
+                if _Cue.STOP in kinds:
                     neg_left = hedge_left = 0
-                elif kind is _Cue.NEG_BEFORE:
-                    neg_left, soft = self.window, False
-                elif kind is _Cue.HEDGE_BEFORE:
-                    hedge_left = self.window
+                if _Cue.PSEUDO not in kinds:
+                    if _Cue.NEG_BEFORE in kinds or (_Cue.OTHER in kinds and not self._reports(words, end)):
+                        neg_left, soft = self.window, False  # someone else's: not the person's
+                    if _Cue.HEDGE_BEFORE in kinds:
+                        hedge_left = self.window
                 i = end
                 continue
             if w in (SENTENCE_END, QUESTION_END):
@@ -164,21 +174,28 @@ class Scope:
             i += 1
 
         # backward: cues after a mention
-        for start, _, kind in cues:
-            if kind not in (_Cue.NEG_AFTER, _Cue.HEDGE_AFTER):
+        for start, _, kinds in cues:
+            if _Cue.PSEUDO in kinds or not kinds & {_Cue.NEG_AFTER, _Cue.HEDGE_AFTER}:
                 continue
+            denies = _Cue.NEG_AFTER in kinds
             left, crossed = self.after_window, False
             k = start - 1
             while k >= 0 and left > 0:
                 w = words[k]
+                if k in stops and denies and all(x in _RESUMING for x in words[k + 1 : start]):
+                    k -= 1  # "had a fall but that's long healed": the short answer looks back
+                    continue
                 if w in (SENTENCE_END, QUESTION_END) or k in stops or in_cue[k]:
                     break
                 if w == COMMA:
-                    crossed = crossed or not list_comma[k]
+                    # "pins and needles, gone now" denies; "calf swollen, everything else is fine"
+                    # only blurs: words between the comma and the cue make it about something else
+                    direct = all(x in _RESUMING for x in words[k + 1 : start])
+                    crossed = crossed or not (list_comma[k] or (denies and direct))
                 else:
-                    if kind is _Cue.NEG_AFTER and not crossed:
-                        negated[k] = True
-                    elif kind is _Cue.HEDGE_AFTER or not negated[k]:
+                    if denies and not crossed:
+                        resolved[k] = True
+                    elif not denies or not (negated[k] or resolved[k]):
                         unsure[k] = True  # a denial across a comma blurs only what nothing denied
                     left -= 1
                 k -= 1
@@ -186,7 +203,7 @@ class Scope:
         # a sentence that ends with a question mark is unsure - unless the person answers it
         # at once with a negation: "chest pain? nope, it's the muscle"
         if QUESTION_END in words:
-            answers = {start for start, _, kind in cues if kind in (_Cue.NEG_BEFORE, _Cue.NEG_AFTER)}
+            answers = {start for start, _, kinds in cues if kinds & {_Cue.NEG_BEFORE, _Cue.NEG_AFTER}}
             begin = 0  # the question's own clause: after the last comma or terminator
             for k, w in enumerate(words):
                 if w in (SENTENCE_END, COMMA) or k in stops:
@@ -201,11 +218,21 @@ class Scope:
                     begin = k + 1
 
         for k in range(n):
-            if unsure[k]:
+            if resolved[k]:  # said to be over wins over a hedge: "had sciatica years ago, fine now"
+                result[k] = Polarity.DENIED
+            elif unsure[k]:
                 result[k] = Polarity.UNCERTAIN
             elif negated[k]:
                 result[k] = Polarity.DENIED
         return result
+
+    def _reports(self, words: Sequence[str], at: int) -> bool:
+        """Does a reporting verb follow within two words ("my wife says ...", "mum noticed")?"""
+        for k in range(at, min(at + 3, len(words))):
+            for phrase in self._reporting:
+                if tuple(words[k : k + len(phrase)]) == phrase:
+                    return True
+        return False
 
     @staticmethod
     def _list_commas(words: Sequence[str], stops: set[int]) -> list[bool]:
