@@ -26,7 +26,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "session.yaml": ("session",),
     "followups.yaml": ("followups", "cities"),
     "strings.yaml": ("strings",),
-    "aliases.yaml": ("aliases",),
+    "aliases.yaml": ("aliases", "other_parts"),
     "warning_phrases.yaml": ("warning_phrases",),
     "understanding.yaml": ("understanding",),
     "pictures.yaml": ("pictures",),

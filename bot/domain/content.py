@@ -147,6 +147,9 @@ class WarningPattern(Strict):
         default=False, description="with muscle or workout words around, only possible: ask, don't stop"
     )
     ask_only: bool = Field(default=False, description="points at the sign without stating it: always ask")
+    landmark_ambiguous: bool = Field(
+        default=False, description="after a locator ('just above the back of my knee'): only possible"
+    )
 
 
 class Cues(Strict):
@@ -172,6 +175,8 @@ class Understanding(Strict):
     terminators: list[str] = Field(min_length=1)
     others: list[str] = Field(default_factory=list, description="someone else: their condition")
     reporting: list[str] = Field(default_factory=list, description="someone else reports the person's")
+    cue_tails: list[str] = Field(default_factory=list, description="may follow an after-cue that ends")
+    resuming: list[str] = Field(default_factory=list, description="may stand before an after-cue")
     clause_starts: list[str] = Field(default_factory=list)
     locators: list[str] = Field(default_factory=list)
     muscle_words: list[str] = Field(default_factory=list)
@@ -214,6 +219,7 @@ class Content(Strict):
     cities: dict[str, str] = Field(default_factory=dict, description="city name -> IANA zone")
     strings: dict[str, str]
     aliases: dict[str, list[str]] = Field(default_factory=dict)
+    other_parts: list[str] = Field(default_factory=list, description="body parts that are no area here")
     warning_phrases: dict[str, list[WarningPattern]] = Field(default_factory=dict)
     understanding: Understanding
     pictures: Pictures

@@ -33,10 +33,6 @@ COMMA = ","
 BOUNDARIES = frozenset({SENTENCE_END, QUESTION_END, COMMA})
 _LIST_CLOSERS = frozenset({"or", "nor"})
 _LIST_ITEM_WORDS = 2
-# words that may stand between a comma (or "but") and an after-cue that still looks back
-_RESUMING = frozenset(
-    {"its", "it", "thats", "that", "now", "long", "all", "totally", "completely", "is"}
-)  # ", tingling or": list items are one or two words
 
 
 class Polarity(IntEnum):
@@ -86,6 +82,8 @@ class Scope:
         self.vocabulary: frozenset[str] = frozenset(w for phrase in kinds for w in phrase)
         self.clause_starts = frozenset(w for raw in rules.clause_starts for w in words_of(raw))
         self._reporting = [tuple(ws) for ws in map(words_of, rules.reporting) if ws]
+        self.cue_tails = frozenset(w for raw in rules.cue_tails for w in words_of(raw))
+        self.resuming = frozenset(w for raw in rules.resuming for w in words_of(raw))
         self.vocabulary |= {w for phrase in self._reporting for w in phrase}
 
     def split_clauses(self, words: list[str]) -> list[str]:
@@ -139,7 +137,7 @@ class Scope:
         unsure = [False] * n  # hedged, or a negation's scope crossed a clause boundary
 
         # forward: cues before a mention
-        neg_left = hedge_left = 0
+        neg_left = hedge_left = other_left = 0
         soft = False
         i = 0
         while i < n:
@@ -147,21 +145,26 @@ class Scope:
             if i in cue_at:
                 end, kinds = cue_at[i]
                 if _Cue.STOP in kinds:
-                    neg_left = hedge_left = 0
+                    neg_left = hedge_left = other_left = 0
                 if _Cue.PSEUDO not in kinds:
-                    if _Cue.NEG_BEFORE in kinds or (_Cue.OTHER in kinds and not self._reports(words, end)):
-                        neg_left, soft = self.window, False  # someone else's: not the person's
+                    if _Cue.NEG_BEFORE in kinds:
+                        neg_left, soft = self.window, False
+                    if _Cue.OTHER in kinds and not self._reports(words, end):
+                        other_left = self.window  # someone else's, not the person's: "my dad had a stroke"
                     if _Cue.HEDGE_BEFORE in kinds:
                         hedge_left = self.window
                 i = end
                 continue
             if w in (SENTENCE_END, QUESTION_END):
-                neg_left = hedge_left = 0
+                neg_left = hedge_left = other_left = 0
             elif w == COMMA:
                 if not list_comma[i]:
                     soft = neg_left > 0
-                    hedge_left = 0
+                    hedge_left = other_left = 0
             else:
+                if other_left > 0:
+                    resolved[i] = True
+                    other_left -= 1
                 if neg_left > 0:
                     if soft:
                         unsure[i] = True
@@ -174,23 +177,28 @@ class Scope:
             i += 1
 
         # backward: cues after a mention
-        for start, _, kinds in cues:
+        for start, end, kinds in cues:
             if _Cue.PSEUDO in kinds or not kinds & {_Cue.NEG_AFTER, _Cue.HEDGE_AFTER}:
                 continue
-            denies = _Cue.NEG_AFTER in kinds
+            denies = _Cue.NEG_AFTER in kinds and self._clause_final(words, end, stops)
+            if not denies and _Cue.HEDGE_AFTER not in kinds:
+                continue  # "it's gone red", "has gone numb": a change, not an ending
             left, crossed = self.after_window, False
             k = start - 1
             while k >= 0 and left > 0:
                 w = words[k]
-                if k in stops and denies and all(x in _RESUMING for x in words[k + 1 : start]):
+                if k in stops and denies and all(x in self.resuming for x in words[k + 1 : start]):
                     k -= 1  # "had a fall but that's long healed": the short answer looks back
                     continue
-                if w in (SENTENCE_END, QUESTION_END) or k in stops or in_cue[k]:
+                if w in (SENTENCE_END, QUESTION_END) or k in stops:
                     break
+                if in_cue[k]:
+                    k -= 1  # another cue ("years ago") is no part of the mention
+                    continue
                 if w == COMMA:
                     # "pins and needles, gone now" denies; "calf swollen, everything else is fine"
                     # only blurs: words between the comma and the cue make it about something else
-                    direct = all(x in _RESUMING for x in words[k + 1 : start])
+                    direct = all(x in self.resuming for x in words[k + 1 : start])
                     crossed = crossed or not (list_comma[k] or (denies and direct))
                 else:
                     if denies and not crossed:
@@ -225,6 +233,10 @@ class Scope:
             elif negated[k]:
                 result[k] = Polarity.DENIED
         return result
+
+    def _clause_final(self, words: Sequence[str], at: int, stops: set[int]) -> bool:
+        """Does a cue that ends at ``at`` end its clause ("..., gone now." but not "gone red")?"""
+        return at >= len(words) or words[at] in BOUNDARIES or words[at] in self.cue_tails or at in stops
 
     def _reports(self, words: Sequence[str], at: int) -> bool:
         """Does a reporting verb follow within two words ("my wife says ...", "mum noticed")?"""
