@@ -177,6 +177,7 @@ class Understanding(Strict):
     reporting: list[str] = Field(default_factory=list, description="someone else reports the person's")
     cue_tails: list[str] = Field(default_factory=list, description="may follow an after-cue that ends")
     resuming: list[str] = Field(default_factory=list, description="may stand before an after-cue")
+    past: list[str] = Field(default_factory=list, description="someone else's condition was in the past")
     clause_starts: list[str] = Field(default_factory=list)
     locators: list[str] = Field(default_factory=list)
     muscle_words: list[str] = Field(default_factory=list)

@@ -37,8 +37,8 @@ from typing import Any
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot.domain.content import Content
-from bot.domain.scope import BOUNDARIES, COMMA, QUESTION_END, SENTENCE_END, Polarity, Scope
+from bot.domain.content import Content, Severity
+from bot.domain.scope import BOUNDARIES, COMMA, QUESTION_END, SENTENCE_END, Polarity, Scope, Whose
 
 # -- thresholds -------------------------------------------------------------------
 
@@ -358,6 +358,7 @@ class Matcher:
                         vocab.update(term.words)
         self._prefix_lengths = sorted({len(p) for p in self._prefix_terms}, reverse=True)
         self._priority = priority
+        self._emergencies = frozenset(f.id for f in content.red_flags if f.severity is Severity.EMERGENCY)
 
         # negation and hedges around a mention; muscle words; landmark words
         rules = content.understanding
@@ -431,6 +432,8 @@ class Matcher:
         if cached is not None:
             return cached
         found = list(self._exact_terms.get(word, ()))
+        if not found and len(word) > 3 and word.endswith("s"):
+            found = list(self._exact_terms.get(word[:-1], ()))  # "neck's", "calfs", "shins"
         for length in self._prefix_lengths:
             if len(word) >= length:
                 found.extend(self._prefix_terms.get(word[:length], ()))
@@ -478,7 +481,7 @@ class Matcher:
             if end - start > 1:  # "cant feel", "no feeling", "didnt help": symptoms, not denials
                 for k in range(start, end):
                     masked[k] = True
-        polarity = self._scope.polarities(words, masked)
+        polarity, whose = self._scope.read(words, masked)
         if not occurrences:
             return {}, polarity
         groups: dict[int, dict[int, Polarity]] = {}
@@ -487,6 +490,13 @@ class Matcher:
             if muscle and self._patterns[pid].muscle_ambiguous:
                 continue  # "chest muscles sore from dips": the muscle, not the sign
             term = min(polarity[start:end])
+            other = max(whose[start:end])
+            if other is not Whose.OWN:
+                # someone else's: an emergency now still gets the advice, one in the past a question
+                if self._patterns[pid].flag not in self._emergencies:
+                    term = Polarity.DENIED
+                elif other is Whose.OTHER_PAST:
+                    term = min(term, Polarity.UNCERTAIN)
             if self._patterns[pid].landmark_ambiguous and self._landmark(words, start):
                 term = min(term, Polarity.UNCERTAIN)  # "just above the back of my knee"
             hit = groups.setdefault(pid, {})
@@ -693,163 +703,172 @@ class Matcher:
 # Regenerate when aliases or warning terms grow (docs/matching.md says how).
 PROTECTED: frozenset[str] = _words(
     """
-    abide abode abort abound accidents ace aces ached acing acne acre acres acting acts age aged
-    agent aground aide aims airy ales allays alms alone alter alto amir among ample angle angles
-    ankles ant ants apes appetites apply apter arc arched archer archers arching arcs ardent areas
-    arena ares aria arise arks army arose arts ashed ashes ashing askew asks attach attacks awaked
-    awaken awakes aware awes awoke awry axes ayes babe backed backing backlog backlogs backs badder
-    bade badge bagged bail bailing bait bake bald bale balk balks balls balm ban banded bands bandy
-    bang bani bank banked banks banned bans bar bard bare bareback barged bark barks barn barns
-    baseball based baser bases bash bask basks bass baste bath batter baud bawl bay beach beaching
-    bead beak beam bean beard bears beat beater bedder bedsides bee beech beef beer bees beet beings
-    belch belching bell bellow bells bend bent best bet betted betters bettor bide biked bikes
-    biking bile bill bind binder binding bite bits bitter blacken blackening blacker blackhead
-    blackheads blacks bladders blame blames bland blander blank blanked blanking blare blaster blaze
-    blazes bleak bled blend blending blends blew blink blinking blob bloc block blocked blocking
-    blog blond bloods bloody bloom blot blown blows blued bluer blues blur blurb blurs blurt blurted
-    blush bluster blusters boar boas boat bobs bode bodes bogs boils bolt bond bondage bonds boned
-    boney bonus bony boo booby book boom boon boor boos boost boot booth boots bore bores born borne
-    bossy botch bother bottoms bout bow bowed bowl bowling bowls bows boxes boy boys braise braised
-    braises braising brake braking brand brat breach breached breaches breaching bread breading
-    breadth breadths breaks breathed breather breathers breathes breaths bred breed breeding breeds
-    bring brink brinks brisk bristle brittler broil broiling broker brood broth brow brunt buck
-    bucks budget bug bugger bulb bulk bull bully bummed bumper bumps bums bun bunch bunching bung
-    bunk buns buried burner burp burped burping burps burr burred burring burrs burst bury burying
-    bust buts butte butter butts cabs caches caching cage cagey cagy cake calfs calk call calm cam
-    camel cameo camp camped camping camps cancel cancers cane canker cans canter cape caps card care
-    carp cars cart carts carves case cash cashed cask cast caste cat catchy cats cause cave caves
-    caws cease cent chain champ champed champing champs chance chanced changes chant chanted char
-    charge charged chase chat chats cheat check checks cheep cheer cheers chess chests chi chic
-    chick chid chile chiles chili chilis chilli chilly china chink chip chose circled clacked clam
-    clamp clamped clamping clamps clams clanged clap clash clashed clasp clean cleaned clearer cleat
-    cleaved click clinch clinching clod clods clog clogs clone closet cloth clothed cloths clout
-    clouts clove clover clump coast coat coats code codes coding coin coke cokes coking cold
-    collarbones collars collisions collusion colt colts coma comas comb combing combs comet comets
-    comings commuter compares compute computed computes concerted concession concessions conclusion
+    abide abode abort abound accidents ace aces ached acing acne acre acres acting acts aesthetic
+    age aged agent aground aide aims airy ales allays alms alone alter alto amir among ample
+    anaesthetic anesthetic anesthetics angle angles ankles ant ants apes appetites apply apter arc
+    arched archer archers arching arcs ardent areas arena ares aria arise arks army arose arts ashed
+    ashes ashing askew asks attach attacks awaked awaken awakes aware awes awoke awry axes ayes babe
+    backed backing backlog backlogs backs badder bade badge bagged bail bailing bait bake bald bale
+    balk balks balls balm ban banded bands bandy bang bani bank banked banks banned bans bar bard
+    bare bareback barged bark barks barn barns baseball based baser bases bash bask basks bass baste
+    bath batter baud bawl bay beach beaching bead beak beam bean beard bears beast beat beater
+    bedder bedsides bee beech beef beer bees beet beings belch belching bell bellow bells bend bent
+    berth best bet betted betters bettor bide biked bikes biking bile bill bind binder binding birch
+    bite bits bitter blacken blackening blacker blackhead blackheads blacks bladders blame blames
+    bland blander blank blanked blanking blare blaster blaze blazes bleak bled blend blending blends
+    blew blink blinking blob bloc block blocked blocking blog blond bloods bloody bloom blot blots
+    blown blows blued bluer blues blur blurb blurs blurt blurted blush bluster blusters boar boas
+    boat boats bobs bode bodes bogs boils bolt bolts bond bondage bonds boned boney bonus bony boo
+    booby book books boom booms boon boons boor boors boos boost boosts boot booth booths boots bore
+    bores born borne bossy botch bother bottoms bout bouts bow bowed bowl bowling bowls bows boxes
+    boy boys braid brainy braise braised braises braising brake braking bran brand brat brawn breach
+    breached breaches breaching bread breading breadth breadths breaks breathed breather breathers
+    breathes breaths bred breed breeding breeds bring brink brinks brisk bristle brittler broil
+    broiling broker brood broth brow brunt buck bucks budded budget buds bug bugged bugger bugs bulb
+    bulk bull bully bummed bumper bumps bums bun bunch bunching bung bunk buns buried burner burp
+    burped burping burps burr burred burring burrs burst bury burying bush bust busting busy buts
+    butte butter butts buys cabs caches caching cage cagey cagy cake calfs calk call calm cam camel
+    cameo camp camped camping camps cancel cancers cane canker cans canter cape caps card care carp
+    cars cart carts carves case cash cashed cask cast caste cat catchy cats cause cave caves caws
+    cease cent chain champ champed champing champs chance chanced changes chant chanted char charge
+    charged chase chat chats cheat check checks cheep cheer cheers chess chests chi chic chick chid
+    chile chiles chili chilis chilli chilly china chink chip chose circled clacked clam clamp
+    clamped clamping clamps clams clang clanged clap clash clashed clasp clean cleaned clearer cleat
+    cleaved click clinch clinching clink clod clods clog clogs clone closet cloth clothed cloths
+    clout clouts clove clover cluing clump clung coast coat coats coax code codes coding coil coin
+    coke cokes coking col cold collarbones collars collisions collusion colored colt colts coma
+    comas comb combing combs comet comets comings commuter compares complete completed completer
+    completes completest compute computed computes concerted concession concessions conclusion
     concussions cone cones confession constancy constants constraint constricts construct constructs
-    consultant contestant controls convulsion cooing cook cooked cop coped copes coping cops copy
-    core cores coring cornea corned cornet cornier coroner cost cot cots couch couched couching
-    coughs cove coves coveted cowered cowing crack cracker crackled cradling crammed cramming crams
-    cranked crap crashes crass crawl crawls craze create creed creek creeks crest cribs crimes
-    crises croak croaked crock croon crooned crouch crust crutch cubs cues cuffs cult cults cums
-    cups curt cute cyst czar dabs dad dads dais damages dams daring dawn deaf deal dealt dean dear
-    debt debts deck deed deem deeps deer deference defies deft defy deli delis delta deltas den
-    denied denims dens dent dents derive despise die died dies different digs dill dims dirt
-    discomforted discomforts disk dive doe doer doers dogs doles doll dome domes don done dons donut
-    dooms dopes dos dose doses dot dotes dots doubly doubted doves downs downy dozes drab draw dread
-    dregs drenches dressy drip dripped dripping drivel driven driver droll drool droops droppings
-    drops dross drove drown drug drys dual duding duel dues duet dully duly duping duress dusk dwelt
-    dyes eery elbows elector electors electronic ends entice equine etch eve even event every eves
-    excerpt excising expediting extensions extremer extremes eyelids faced faces facet facials fact
-    fade fail failing fails fair fake falls falter fame farce fare farm farther faster fate fatten
-    fattier faze fear feat feather feathery fee feed feeder feeding feeds feelings fees feint
-    felling fells felts fend fended fetter feverishly fevers fewer fiend fight fights file fill
-    filling fills fined finer fingers fins firearm firearms firm firs fitter five fiver fizz
-    fizzling flatter flea fled flee fleet flesh flew flex flighty fling flint flip flog flow flue
-    flues flux fond fonder font food fool foots fore forge form fort forte fractures freer fret
-    fried fright frights frizzy fro frog frond fronts frost frying fuel fueling fuels full fulling
-    fully fulness fund furl fuzz fuzzing fuzzy gage gale game gape gaping garb garbs gas gashing
-    gasp gassing gastric gate gavel gaze gazed gees gems gene genial genies genitals gents genus
-    gibe gibes gibing given givens glaze glazed glow glowing glows glue glues gnash goad goat gobs
-    god gods gold goner gong goody goof goon gore gores goring gosh grab grace graced grade graded
-    grain gram grant grape grasping grate grated grave graved gray grayed grazes grew grid grim grin
-    grinning gripe grips grit groan groins groping gross grown guest guests gush gut guts gutting
-    hag hags hail hale haled haling hall hallway halo halt halve halving ham hamstrung handing
-    handler handy hang hanger hangs hardy hare hared haring hark harm harms harp hart harts hat hate
-    hating hats hatting haunt haven havens haves haying hays haze hazing header heading heads heady
-    heal healer heals heap heaped heaping heaps hear heard hearing hears hearth hearts hearty heated
-    heath heating heats heave heaved heaving heed heeded heeled heeling held hell helm helms helper
-    helpings hemp hems herb herd herded hero hers hes hide hides hiding highs hiker hikes hilt hind
-    hinds hinging hint hinting hire hires hiring hiss hither hits hived hiving hoard hoarse hoed
-    holds hole holed holy hood hoods hoofs hooks hoot hoots hops horde horrendously horribly horses
-    hose host house hove hows huger hums hunches hung hunt hunter hunting hunts hurl hurling hurls
-    hut huts iced ices icon ideal ikon impacts impart impinges improves improvised improvising
-    inaner incense infections infects infer infest infested inflames inflammations inflated
-    inflation inflection inflections info information infraction inhales inject injected injection
-    injections ins insect insider inspection intenser intentional inter internationally intolerably
-    intolerance ion irons irony irritant jabs jams jars jays jest jigging join joins joints jugging
-    jumbo jut juts keel keels keen keens kegs kelp keyholes kid kill killings kills kiln kilning
-    kilns kilt kilts kin kinda kinds king kink kinked kneed kneel kneels knew knit knits knitted
-    knob knobs knocker know known knows laborer labs lace lacerating lacerations lacy lad ladders
-    laded lads lady lager lags laid lain lake lamb lamp lanced lander lane laps lard larded large
-    larges lark lash lass last lasts late laterals lath lathe laud lauded lava laws laying lays lazy
-    lead leading leaf leafing leaks lean leaning leap leaping leases leasing least leaved leaving
+    consultant contestant controls convulsion cooing cook cooked cool cop coped copes coping cops
+    copy coral core cores coring cornea corned cornet cornier coroner cost cot cots couch couched
+    couching coughs cove coves coveted cowered cowing crack cracker crackled cradling crammed
+    cramming crams cranked crap crashes crass crawl crawls craze create creed creek creeks crest
+    cribs crimes crises croak croaked crock croon crooned crouch crust crusted crusting crutch cubs
+    cues cuffs cuing cult cults cums cups curt cute cyst czar dabs dad dads dais damages dame dams
+    dank dare daring darn dart data dawn daze deaf deal dealt dean dear debt debts deck deed deem
+    deeps deer deference defies deft defy deli delis delta deltas den denied denims dens dent dents
+    derive despise die died dies different differently digs dill dims dirt discomforted discomforts
+    disk dive doe doer doers dogs doles doll dome domes don done dons donut dooms dopes dos dose
+    doses dot dote dotes dots doubly doubted doubting doves downs downy dozes drab drank draw dread
+    dregs drenches dressy drink drip dripped dripping drivel driven driver droll drool droops
+    droppings drops dross drove drown drug drys dual dude duding duel dues duet duke dully duly dune
+    dunk dupe duping duress dusk dusty dwelt dyes eery elbows elector electors electronic ends enema
+    entice equine etch eve even event every eves excerpt excising expediting explored extensions
+    extremer extremes eyelids faced faces facet facials fact fade fail failing fails fair fake falls
+    falter fame farce fare farm farther faster fate fatten fattier faze fear feat feather feathery
+    fee feed feeder feeding feeds feelings fees feint felling fells felts fend fended ferry fetter
+    feverishly fevers fewer fiend fight fights file fill filling fills filly filmy fined finer
+    fingers fins firearm firearms firm firs fist fitter five fiver fizz fizzling flatter flea fled
+    flee fleet flesh flew flex flighty fling flint flip flit flog flow flue flues flurry flux folly
+    fond fonder font food fool fooling foots fore forge form fort forte fractures freer fret fried
+    fright frights frizzy fro frog frond fronts frost frying fuel fueling fuels full fulling fully
+    fulness fund furl fury fuzz fuzzing fuzzy gage gale game gape gaping garb garbs gas gashing gasp
+    gassing gastric gate gavel gaze gazed gees gems gene genial genies genitals gents genus gibe
+    gibes gibing given givens glaze glazed globes gloved gloving glow glowing glows glue glues gnash
+    goad goat gobs god gods gold goner gong goody goof goon gore gores goring gosh grab grace graced
+    grade graded grain gram grant grape grasping grate grated grave graved gray grayed grazes greed
+    greet grew grid grim grin grinning gripe grips grit groan groins groping gross groves grown
+    guest guests gush gut guts gutting hag hags hail hale haled haling hall hallway halo halt halve
+    halving ham hamstrung handing handler handy hang hanger hangs hardy hare hared haring hark harm
+    harms harp hart harts hat hate hating hats hatting haunt haven havens haves haying hays haze
+    hazing header heading heads heady heal healer heals heap heaped heaping heaps hear heard hearing
+    hears hearth hearts hearty heated heath heating heats heave heaved heaving heed heeded heeled
+    heeling held hell helm helms helper helpings hemp hems herb herd herded hero hers hes hide hides
+    hiding highs hiker hikes hilt hind hinds hinging hint hinting hire hires hiring hiss hither hits
+    hived hiving hoard hoarse hoed holds hole holed holy hood hoods hoofs hooks hoot hooter hoots
+    hops horde horrendously horribly horses hose hospitable host house hove hows huger hums hunches
+    hung hunt hunter hunting hunts hurl hurling hurls hut huts iced ices icon ideal ikon impacts
+    impart impinges improves improvised improvising inaner incense inch infections infects infer
+    infest infested inflames inflammations inflated inflation inflection inflections info
+    information infraction inhales inject injected injection injections injunction ins insect
+    insider inspection intenser intentional inter internationally intolerably intolerance ion irons
+    irony irritant jabs jams jars jays jell jells jest jigging join joins joints jolly jugging jumbo
+    jut juts keel keels keen keens kegs kelp keyholes kid kill killings kills kiln kilning kilns
+    kilt kilts kin kinda kinds king kink kinked kneed kneel kneels knew knit knits knitted knob
+    knobs knocker know known knows laborer labs lace lacerating lacerations lacy lad ladders laded
+    lads lady lager lags laid lain lake lamb lamp lanced lander lane laps lard larded large larges
+    lark lash lass last lasts late laterals lath lathe laud lauded lava laws laying lays lazy lead
+    leading leads leaf leafing leaks lean leaning leap leaping leases leasing least leaved leaving
     leek lefts lend lens lent lept less lest let lets liberation lice lick lieu life lifts
     lightening lighting lightninged lightnings liken liker lilt lilted lilting limbs lime limp linen
-    liner linger link lint lion lions list listed listing lit literal littler live loan loans loaves
-    lobe lobs lock lodger loft lofted lofting log logger logo logs lone longed longs loom loon loons
-    loop loosen looser loosing loot lope loping lops lore lose loser loses lots louse love lover
-    loving lowed lowers lowing lows lucky lugs lumber lumps lung lurk lust mace maces macing made
-    mads maid main majors maker makers male males man mane manes mangy manly manor mans maps mar
-    mare mares marking mars mart marts mash mask masking masks massacring massaged massages massed
-    mast master masts mate mates mating mats matte matted mattes maxims maximum maximums may mayor
-    maze mazes meats meddle meddled medias mediation medicating meditation meditations medium
-    mediums melts mend mends mere mes meshed mess message messes metes mews mice middles mien mighty
-    mike miked mikes miking mild mile milk mill mime mimed mince mind mined miner mines minibus
-    minimum minimums mink minors mint minuet minuter mire mired miss missed mite mixer mixes mode
-    modes mold mole moles mooing moose mope mopes moping more morn moss moth moths mousse mousy
-    mouths moved mover movers moves movie movies mowing muck muddied muddle muddles mulch munch
-    muscled muse mush muss mussed mutter name nap naps nears neat needled needless needs needy
-    negatively neighborly nerved newer newt nice nick nicks nigh nights nines nite node noisy none
-    noose norm nose notching note nothings noting novices numbs offs oily omen ones opens operates
-    operational operations otter ounce ours oust ouster outed outs outsider outsides ovens overs
-    overt oxen pack packs pact pacts pads paid pail pails paint painted paints pair pairs pal pale
-    pall palled palls pals pan pane panes pang pangs pans pant pants panty par parch parches pare
-    pares park parks pars parsed parsing partly party passer passes past pasta pasted pasting pasts
-    pasture pasty pat patched patchy path pats patting paused pausing pawn pawns paws pays peaks
-    pealing peas pease peat peek peeking peeks peel peep peeping peer peering peeving pegs pelt pend
-    pens pepped pepping perks persisted persistence persistently persisting pert pest pets petting
-    petty pews phoney phony pick picks picky piecing pies pigs piles pilled pin pine pines pink
-    pinks pint pints pis pitch pitched pitches pits pity pitying place plain plains planar planet
-    plank plans plant planter plants plate pleased pleases pled plop plopped plopping pluck plug
-    plugs plum plums plush poet pointer poked poking poled poling polled polls polo pomp ponds pool
-    pooled pooling poops poor pop poppy pored poring port ports pose posed posing posts posy pot
-    pots potting pouncing pout pouted pressured pressures preys prick pricks primate primates print
-    printed prints privater privatest privatizes probable problems processing professing prone prop
-    propped propping provably psalm pucks puff puffer puffs pulley pulls pulped pulsed punch punches
-    punk puns punt punts pupped pupping pups purpler purples push pushy puss puts putt putting qua
-    quay quays quiet quits quote racking radial radiant raging raided railed rain rained raises
-    raking rally rang rank rant raping rapped rapping raring rasher rashest rasp rating raving
-    razing read real realty ream reap reared rears recant reconstructing rectum redo redress reds
-    reed regent regions released releases relent relied relies rend rent renting repaid repent
-    replacements replaces resent reset resolver resolves revolved rice ricing rider rids rife rights
-    rigs rile riled rims ripe rippled rippling rips rise rite roam roar robs rod rode role roof rook
-    roomy root rope roped ropes rosy rotund rubs rude rued rues rugs ruin ruining ruins ruler rules
-    rums run rune runes rung rungs runt runts rush rushes rust rusting ruts sack sacred sacs sad
-    sadden saddled saddles sades safe sage sags sail sailed sake sale sales sallow salt same sand
-    sanding sane sapped save sawn scabbing scale scaled scalloping scalp scaly scan scans scanted
-    scar scares scarfed scarred scars scold scoot scooting score scored scram scrapes scrapped
-    scraps scratching screeching scum scurry seam seams seared seat seating seats seeding seeds seek
-    seeking seeks seeming seen seep seeping seeps seer sees seize seizes sell selling sells
-    sensational serenading setting settler settles severed severer severs sewing sexing shack shacks
-    shaft shafts shall shallow shame shammed share shared shark sharps shaver sheep sheers shell
-    shelled shelling shells shes shied shies shifty shimmering shine shines shingled shinning shiny
-    ship shipped ships shirt shirts shivers shod shoed shone shoo shooing shook shoon shoos shoots
-    shop shopped shops shore shores shorn shorting shorts shot shots shouldered shout shouting shove
-    shoves shows shred shriveling shrugging shuck shucks shun shuns sic sicking sics sided sides
-    sidle sidles sift sifting sifts sigh sighs signs silk sill silt silting simile similes sin sine
-    sing singe singles sings sink sinning sins sipped sire sires site sites siting sitter sixes size
-    sizer sizes skein sketching ski skid skill skilled skim skimming skinning skins skip skipped
-    skis skit skulls slab slabbing slabs slag slaked slam slapped slash slashed slat slated slay
-    slays sled sleek sleeking sleeps sleepy sleet sleeting sleets slick slicking slicks slid slide
-    slides slim slimmed slimming slip slipper slit slitting sliver slivering slop slope slopped slot
-    slots slug slugs slum slummed slums slurs slut sluts smalls smart smashes smell smelled smelling
-    smells smiled smiles smit smite smites smock smocks smoulder smuggling snag snagging snaked
-    snared sneak sneaking snide snider sniff snip snipped snitch snitches snore snort snorts snot
-    snots snuggling soak soaped soared sock socked socks sodden sofa soft sold soled soli solo solos
-    solve solves somethings song soon soot sop sopped sorer sores sorta sorts sour sours sown spa
-    span spank spanning spans spar spared spas spat spats spawn spay spays speaks spear spearing
-    speck specking sped spell spelled spelling spells spelt spice spiders spies spike spill spines
-    spins spiral spiralling spire spit spite spits spitting split spoiled spoilt spore spores sport
-    sports spout spouts sprains spreads spreed spun spur spurred spurring spurs spurt spurts squad
-    squads stab stabling stabs stack stacking stacks staff stag staid stain stained stains staked
-    stall stands stank star stare stared stark stars stave stay stays steak steal steamy steep
-    steeping stem stems step stepped sticky stiffs stilled stilling stills stink stinking stinks
-    stirs stitched stock stocking stocks stoke stokes stole stomp stomped stone stoney stony stool
-    stoop stooped stopper store stoves stow straggle straggling strainer strains strait strand
-    stranding stranger strangle strangling straw stray streaming strengthen strengths strike strikes
-    strip strode stroked strove stub stubbing stuck stuff subsides subsidized suck suction sue sued
-    suit sunburns superb supers supper sure surer surf surge surgeons swab swabbing swabs swam swan
+    liner linger link lint lion lions list listed listing lit literal littler live loafs loan loans
+    loaves lobe lobs lock lodger loft lofted lofting log logger logo logs lone longed longs loom
+    loon loons loop loosen looser loosing loot lope loping lops lords lore lose loser loses lots
+    louse love lover loving lowed lowers lowing lows lucky lugs lumber lumps lung lurk lust mace
+    maces macing made mads maid main majors maker makers male males man mane manes mangy manly manor
+    mans maps mar mare mares marking mars mart marts mash mask masking masks massacring massaged
+    massages massed mast master masts mate mates mating mats matte matted mattes maxims maximum
+    maximums may mayor maze mazes meats meddle meddled medias mediation medicating meditation
+    meditations medium mediums melts mend mends mere mes meshed mess message messes metes mews mice
+    middles mien mighty mike miked mikes miking mild mile milk mill mime mimed mince mind mined
+    miner mines minibus minimum minimums mink minors mint minuet minuter mire mired misled miss
+    missed misses misted misused mite mixer mixes mode modes mold mole moles mooing moose mope mopes
+    moping more morn moss moth moths mousse mousy mouths moved mover movers moves movie movies
+    mowing muck muddied muddle muddles mulch munch muscled muse mush muss mussed mutter name nap
+    naps nears neat necked needled needless needs needy negatively neighborly nerved newer newt nice
+    nick nickel nicks nigh nights nines nite node noisy none noose norm nose notching note nothings
+    noting novices numbs offs oily omen ones opens operates operational operations otter ounce ours
+    oust ouster outed outs outsider outsides ovens overs overt oxen pack packs pact pacts pads paid
+    pail pails paint painted paints pair pairs pal pale pall palled palls pals pan pane panes pang
+    pangs pans pant pants panty par parch parches pare parenthesis pares park parks pars parsed
+    parsing partly party passer passes past pasta pasted pasting pasts pasture pasty pat patched
+    patchy path pats patting paused pausing pawn pawns paws pays peaks pealing peas pease peat peek
+    peeking peeks peel peep peeping peer peering peeving pegs pelt pend pens pepped pepping perks
+    persisted persistence persistently persisting pert pest pets petting petty pews phoney phony
+    pick picks picky piecing pies pigs piles pilled pin pine pines pink pinks pint pints pis pitch
+    pitched pitches pits pity pitying place plain plains planar planet plank plans plant planter
+    plants plate pleased pleases pled plop plopped plopping pluck plug plugs plum plumb plump plums
+    plush poet pointer poked poking poled poling polled polls polo pomp ponds pool pooled pooling
+    poops poor pop poppy pored poring port ports pose posed posing posts posy pot pots potting
+    pouncing pout pouted pressured pressures preys prick pricks primate primates print printed
+    prints privater privatest privatizes probable problems processing professing prone prop propped
+    propping prostrate prostrated prostrates provably psalm pucks puff puffer puffs pulley pulls
+    pulped pulsed punch punches punk puns punt punts pupped pupping pups purpler purples push pushy
+    puss puts putt putting qua quay quays quiet quits quote racking radial radiant raging raided
+    railed rain rained raises raking rally rang rank rant raping rapped rapping raring rasher
+    rashest rasp rating raving razing read real realty ream reap reared rears recant reconstructing
+    rectum redo redress reds reed regent regions released releases relent relied relies removes rend
+    rent renting repaid repent replacements replaces resent reset resolver resolves revolved rice
+    ricing rider rids rife rights rigs rile riled rims rinds rinks ripe rippled rippling rips rise
+    rite roam roar robs rod rode role roof rook roomy root rope roped ropes rosy rotund rubs rude
+    rued rues rugs ruin ruining ruins ruler rules rums run rune runes rung rungs runt runts rush
+    rushes rust rusting ruts sack sacks sacred sacs sad sadden saddled saddles sades safe sage sags
+    sail sailed sake sale sales sallow salt same sand sanding sane sapped save saving sawn saying
+    scabbing scale scaled scalloping scalp scaly scan scans scanted scar scares scarfed scarred
+    scars scold scoot scooting score scored scram scrapes scrapped scraps scratching screeching scum
+    scurry seam seams seared seat seating seats seeding seeds seek seeking seeks seeming seen seep
+    seeping seeps seer sees seize seizes sell selling sells sensational serenading setting settler
+    settles severed severer severs sewing sexing shack shacks shading shaft shafts shaking shall
+    shallow shame shaming shammed shaping share shared sharing shark sharps shaver sheep sheers
+    shell shelled shelling shells shes shied shies shifty shimmering shine shines shingled shinning
+    shiny ship shipped ships shirt shirts shivers shod shoed shone shoo shooing shook shoon shoos
+    shoots shop shopped shops shore shores shorn shorting shorts shot shots shouldered shout
+    shouting shove shoves shoving show shows shred shriveling shrugging shuck shucks shun shuns sic
+    sicking sics sided sides sidle sidles sift sifting sifts sigh sighs signs silk sill silt silting
+    simile similes sin sine sing singe singles sings sink sinning sins sipped sire sires site sites
+    siting sitter sixes size sizer sizes skein sketching ski skid skill skilled skim skimming
+    skinning skins skip skipped skis skit skulk skulls slab slabbing slabs slag slaked slam slapped
+    slash slashed slat slated slaving slay slaying slays sled sleek sleeking sleeps sleepy sleet
+    sleeting sleets slick slicking slicks slid slide slides slim slimmed slimming slip slipper slit
+    slitting sliver slivering slop slope slopped slot slots slug slugs slum slummed slums slurs slut
+    sluts smalls smart smashes smell smelled smelling smells smiled smiles smit smite smites smock
+    smocks smoulder smuggling snag snagging snaked snared sneak sneaking snide snider sniff snip
+    snipped snitch snitches snore snort snorts snot snots snuggling soak soaks soaped soared sock
+    socked socks sodden sofa soft sold soled soli solo solos solve solves somethings song soon soot
+    sop sopped sorer sores sorta sorts sour sours sown spa span spank spanning spans spar spared
+    spas spat spats spawn spay spaying spays speaks spear spearing speck specking sped spell spelled
+    spelling spells spelt spice spiders spies spike spill spines spins spiral spiralling spire spit
+    spite spits spitting split spoiled spoilt spore spores sport sports spout spouts sprains spreads
+    spreed spun spur spurred spurring spurs spurt spurts squad squads stab stabling stabs stack
+    stacking stacks staff stag staid stain stained stains staked stall stands stank star stare
+    stared stark stars stave staving stay staying stays steak steal steamy steep steeping stem stems
+    step stepped stew sticky stiffs stilled stilling stills stink stinking stinks stirs stitched
+    stock stocking stocks stoke stokes stole stomp stomped stone stoney stony stool stoop stooped
+    stopper store stoves stow straggle straggling strainer strains strait strand stranding stranger
+    strangle strangling straw stray streaming strengthen strengths strike strikes strip strode
+    stroked strove stub stubbing stuck stuff subsides subsidized suck sucks suction sue sued suit
+    sunburns superb supers supper sure surer surf surge surgeons swab swabbing swabs swam swan
     swapped swat swats sway sways swear swearing swears sweaty sweep sweeping sweet sweets sweller
     swellings swept swift swifts swig swill swilled swilling swills swine switch switches swivelling
     swore swum symptoms tables tack tacked tacking tackles tacks taken taker takes taking talc tale
@@ -859,27 +878,28 @@ PROTECTED: frozenset[str] = _words(
     tended tenders tenor tens tensed tenser tenses tensions tensors tent tenth terms terribly terse
     test texts than thank thanks thaw thaws thee theirs theme themes then theses thick thicken
     thicket thinker thinking thinks thinned thins thong thongs thorn thorough threads threat three
-    threes throbs throw thump thus thy tickled tide tided tides tie tied ties tightens tighter
-    tights tile tiled tiles till tills timed timer timers tin tinder ting tinge tings tinning tins
-    tip tipped tipping tips tire tired tires toad toed toiled toilets toll tolls tome tomes ton tone
-    tones tons tool toot torch tore toss tote totes tots touchy tough town tows toying toys tracing
-    trailed trailing trainee trainer tramp tramped tramps trapper trapping travels tray trays tread
-    tree treed trees tricking tries triggers trim trimesters trio trip tripled tripling trips
-    troubled troubles trough trucking trued truing tsar tsars tumbler tumors tuned turfed turn
-    turner tusk tutor twigs twin twine twines twinning twister twos tying tzar tzars udder ulcers
+    threes throbs throw thump thus thy tick tickled tide tided tides tie tied ties tightens tighter
+    tights tile tiled tiles tiling till tilling tills timed timer timers tin tinder ting tinge tings
+    tinning tins tinting tints tip tipped tipping tips tire tired tires titling tits toad toed
+    toiled toilets toll tolls tome tomes ton tone tones tons tool toot torch tore toss tote totes
+    tots touchy tough town tows toying toys tracing track trail trailed trailing trainee trainer
+    trait tramp tramped tramps trapper trapping travels tray trays tread tree treed trees trick
+    tricking tries triggers trim trimesters trio trip tripled tripling trips troubled troubles
+    trough truce trucking trued truing trunk tsar tsars tuck tumbler tumors tuned turfed turn turner
+    tusk tutor twigs twin twine twines twinning twister twos tying tzar tzars udder ulcers
     unbearably unbeatable unbreakable undersides unreadable upped uppers ups urinates usable user
     uses vain vary vase veil veils verb vie vies vile vine visa voice wade wades wading wafer waft
     wage wager wages waging wail waist waists wait waiter waked waken wakens walker walking walks
     wall walled walling wan wand wander wandering wane wanes waning wants war ward warded warding
-    wards warmer warming warms warn warned warnings warp warped warping warred warring wars wart
-    wary waters watery watt wave waver waves waving wavy waxes waxing waxy ways wean weaning wear
-    weary wearying weaving weed weeding weeds weedy week weep weeps weer wees weigh weighs weights
-    weighty weirdo well welt welting went wept west wets whale whats wheat whens wheres wherever
-    whet whetting whew while whine white wholes whore whose whys wide widen width wild wilder wills
-    wilt wily winced wine wined winged winked wipe wiper wire wiry wise wiser wish wist wit witch
-    wits witting wive woe wok woken woks won woo wood woods woody woof wooly woos worded wording
-    wordy wore worker world worlds worm wormed worming worms worn worries worsen worsts wot woulds
-    wove wreak wren wrenches wrest wrests wretched wriest wright wring writ writs wrung yearn yearns
-    yell yeti yours yous zinc
+    wards warier warmer warming warms warn warned warnings warp warped warping warred warring wars
+    wart wary waters watery watt wave waver waves waving wavy waxes waxing waxy ways wean weaning
+    wear weary wearying weaving weed weeding weeds weedy week weep weeps weer wees weigh weighs
+    weights weighty weirdo well welt welting went wept west wets whale whats wheat whens wheres
+    wherever whet whetting whew while whine white wholes whore whose whys wide widen width wild
+    wilder wills wilt wily winced wine wined winged winked wipe wiper wire wiry wise wiser wish wist
+    wit witch wits witting wive wobble woe wok woken woks women won woo wood woods woody woof wooly
+    woos worded wording wordy wore worker world worlds worm wormed worming worms worn worries worsen
+    worsts wot woulds wove woven wrapper wreak wren wrenches wrest wrests wretched wriest wright
+    wring writ writs wrung yearn yearns yell yeti yours yous zinc
     """
 )

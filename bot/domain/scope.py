@@ -43,6 +43,14 @@ class Polarity(IntEnum):
     STATED = 2
 
 
+class Whose(IntEnum):
+    """Whose condition a word is about (ConText's "experiencer")."""
+
+    OWN = 0
+    OTHER_NOW = 1  # "Mum is confused all of a sudden"
+    OTHER_PAST = 2  # "my dad had a stroke years ago"
+
+
 class _Cue(IntEnum):
     PSEUDO = 0
     NEG_BEFORE = 1
@@ -84,6 +92,7 @@ class Scope:
         self._reporting = [tuple(ws) for ws in map(words_of, rules.reporting) if ws]
         self.cue_tails = frozenset(w for raw in rules.cue_tails for w in words_of(raw))
         self.resuming = frozenset(w for raw in rules.resuming for w in words_of(raw))
+        self.past = frozenset(w for raw in rules.past for w in words_of(raw))
         self.vocabulary |= {w for phrase in self._reporting for w in phrase}
 
     def split_clauses(self, words: list[str]) -> list[str]:
@@ -119,11 +128,16 @@ class Scope:
 
     def polarities(self, words: Sequence[str], masked: Sequence[bool]) -> list[Polarity]:
         """The polarity of each word; ``masked`` words (inside a warning term) are never cues."""
+        return self.read(words, masked)[0]
+
+    def read(self, words: Sequence[str], masked: Sequence[bool]) -> tuple[list[Polarity], list[Whose]]:
+        """Each word's polarity, and whose condition it is about (someone else's: "my mum had ...")."""
         n = len(words)
         result = [Polarity.STATED] * n
+        whose = [Whose.OWN] * n
         cues = self._find_cues(words, masked)
         if not cues and QUESTION_END not in words:
-            return result
+            return result, whose
         cue_at = {start: (end, kinds) for start, end, kinds in cues}
         in_cue = [False] * n
         for start, end, _ in cues:
@@ -138,6 +152,7 @@ class Scope:
 
         # forward: cues before a mention
         neg_left = hedge_left = other_left = 0
+        other = Whose.OWN
         soft = False
         i = 0
         while i < n:
@@ -150,7 +165,8 @@ class Scope:
                     if _Cue.NEG_BEFORE in kinds:
                         neg_left, soft = self.window, False
                     if _Cue.OTHER in kinds and not self._reports(words, end):
-                        other_left = self.window  # someone else's, not the person's: "my dad had a stroke"
+                        other_left = n  # someone else's, to the end of the clause: "my dad had a stroke"
+                        other = self._tense(words, end)
                     if _Cue.HEDGE_BEFORE in kinds:
                         hedge_left = self.window
                 i = end
@@ -163,7 +179,7 @@ class Scope:
                     hedge_left = other_left = 0
             else:
                 if other_left > 0:
-                    resolved[i] = True
+                    whose[i] = other
                     other_left -= 1
                 if neg_left > 0:
                     if soft:
@@ -232,11 +248,17 @@ class Scope:
                 result[k] = Polarity.UNCERTAIN
             elif negated[k]:
                 result[k] = Polarity.DENIED
-        return result
+        return result, whose
 
     def _clause_final(self, words: Sequence[str], at: int, stops: set[int]) -> bool:
         """Does a cue that ends at ``at`` end its clause ("..., gone now." but not "gone red")?"""
         return at >= len(words) or words[at] in BOUNDARIES or words[at] in self.cue_tails or at in stops
+
+    def _tense(self, words: Sequence[str], at: int) -> Whose:
+        """Someone else's condition now ("is", "has", "looks") or in the past ("had", "used to")?"""
+        if any(w in self.past for w in words[at : at + 3]):
+            return Whose.OTHER_PAST
+        return Whose.OTHER_NOW
 
     def _reports(self, words: Sequence[str], at: int) -> bool:
         """Does a reporting verb follow within two words ("my wife says ...", "mum noticed")?"""
