@@ -150,3 +150,63 @@ def test_cue_lists_are_content(content: Content) -> None:
     rules = content.understanding
     assert "no" in rules.negation.before and "not only" in rules.negation.pseudo
     assert "maybe" in rules.hedges.before and "but" in rules.terminators
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "denied"),
+    [
+        ("my dad has varicose veins, I just have a tight calf", "calves", "varicose_veins"),  # someone else's
+        ("my sister had a DVT once so I'm careful, my calves are just tight", "calves", "blood_clot"),
+        ("pins and needles, gone now, just my upper back", "upper_back", "nerve_symptoms"),  # ends its clause
+        ("had a fall but that's long healed, knot in my upper back", "upper_back", "injury"),
+        ("the rash has cleared up, knot in my calves", "calves", "open_wound"),
+        ("lost 2 kilos on purpose on my diet, hamstrings are tight", "hamstrings", "systemic"),
+    ],
+)
+def test_someone_elses_or_resolved_signs_are_denied(
+    matcher: Matcher, text: str, area: str, denied: str
+) -> None:
+    result = matcher.match(text)
+    assert (result.area, result.red_flag, result.ask) == (area, None, None), result
+    assert denied in result.denied
+
+
+@pytest.mark.parametrize(
+    ("text", "flag", "stop"),
+    [
+        ("Mum is confused all of a sudden and her face looks lopsided", "stroke_signs", True),  # act now
+        ("my wife says my face is drooping", "stroke_signs", True),  # she reports the person's own
+        ("my dad had a stroke years ago, my neck is tight", "stroke_signs", False),  # past: ask
+        ("my calf feels tight and warm and it's gone red", "blood_clot", True),  # "gone red" is a change
+    ],
+)
+def test_emergencies_and_changes_are_not_explained_away(
+    matcher: Matcher, text: str, flag: str, stop: bool
+) -> None:
+    result = matcher.match(text)
+    assert (result.red_flag if stop else result.ask) == flag, result
+
+
+@pytest.mark.parametrize(
+    ("text", "area"),
+    [
+        ("knot in my bicep, near my elbow", None),  # a body part that is no area here
+        ("knot a few fingers below my elbow on top of my forearm", "forearm"),  # a measure; the landmark
+        ("middle of the back of my left thigh", "hamstrings"),  # "the back of" the thigh
+        ("the back of my arm", None),  # a side of a part that is no area
+        ("my neck, at the back", "neck"),  # a direction word alone only locates
+        ("heels all day at work, now my calves", "calves"),  # shoes, not the feet
+        ("knot on my shoulder blade", "shoulder"),  # content: the shoulder area includes the blade
+        ("knot under my shoulder blade", "upper_back"),
+    ],
+)
+def test_where_the_knot_is(matcher: Matcher, text: str, area: str | None) -> None:
+    result = matcher.match(text)
+    assert result.area == area and result.red_flag is None, result
+
+
+def test_two_landmarks_give_a_close_call(matcher: Matcher) -> None:
+    """Beside the spine, below the neck: both only locate, so the bot asks which area."""
+    result = matcher.match("the knot next to my spine just below my neck")
+    assert result.area is None and result.red_flag is None
+    assert "upper_back" in {c.area for c in result.candidates}

@@ -270,6 +270,16 @@ class _Pattern:
     landmark_ambiguous: bool
 
 
+def _group_terms(
+    entries: list[tuple[_Term, int, int]],
+) -> tuple[tuple[_Term, tuple[tuple[int, int], ...]], ...]:
+    """The same term in many patterns ("pain") becomes one entry with all its places."""
+    places: dict[_Term, list[tuple[int, int]]] = {}
+    for term, pid, gid in entries:
+        places.setdefault(term, []).append((pid, gid))
+    return tuple((term, tuple(where)) for term, where in places.items())
+
+
 def _cue_words(raw: str) -> list[str]:
     """The words of a cue or content phrase as the matcher sees them ("a", "the", "my" ignored)."""
     return [w for w in normalise(raw) if w not in LIGHT_FILLER]
@@ -357,6 +367,8 @@ class Matcher:
                             self._exact_terms.setdefault(term.words[0], []).append(entry)
                         vocab.update(term.words)
         self._prefix_lengths = sorted({len(p) for p in self._prefix_terms}, reverse=True)
+        self._exact_groups = {w: _group_terms(entries) for w, entries in self._exact_terms.items()}
+        self._prefix_groups = {w: _group_terms(entries) for w, entries in self._prefix_terms.items()}
         self._priority = priority
         self._emergencies = frozenset(f.id for f in content.red_flags if f.severity is Severity.EMERGENCY)
 
@@ -393,7 +405,7 @@ class Matcher:
                 by_letter.setdefault(word[0], []).append(word)
         self._vocab_by_letter = by_letter
         self._word_cache: dict[str, tuple[str, float]] = {}
-        self._terms_cache: dict[str, tuple[tuple[_Term, int, int], ...]] = {}
+        self._terms_cache: dict[str, tuple[tuple[_Term, tuple[tuple[int, int], ...]], ...]] = {}
         self._result_cache: OrderedDict[str, MatchResult] = OrderedDict()
 
     # -- words -----------------------------------------------------------------
@@ -426,28 +438,29 @@ class Matcher:
 
     # -- warning phrases -------------------------------------------------------
 
-    def _terms_starting(self, word: str) -> tuple[tuple[_Term, int, int], ...]:
-        """Warning terms whose first word is ``word`` (exactly, or as a "*" prefix); cached."""
+    def _terms_starting(self, word: str) -> tuple[tuple[_Term, tuple[tuple[int, int], ...]], ...]:
+        """Warning terms whose first word is ``word`` (exactly, or as a "*" prefix), each with the
+        (pattern, group) places it stands in; cached."""
         cached = self._terms_cache.get(word)
         if cached is not None:
             return cached
-        found = list(self._exact_terms.get(word, ()))
+        found = list(self._exact_groups.get(word, ()))
         if not found and len(word) > 3 and word.endswith("s"):
-            found = list(self._exact_terms.get(word[:-1], ()))  # "neck's", "calfs", "shins"
+            found = list(self._exact_groups.get(word[:-1], ()))  # "neck's", "calfs", "shins"
         for length in self._prefix_lengths:
             if len(word) >= length:
-                found.extend(self._prefix_terms.get(word[:length], ()))
+                found.extend(self._prefix_groups.get(word[:length], ()))
         result = tuple(found)
         if len(self._terms_cache) < 100_000:
             self._terms_cache[word] = result
         return result
 
-    def _occurrences(self, words: list[str]) -> list[tuple[int, int, int, int]]:
-        """Every warning term in ``words``: (start, end, pattern, group)."""
-        found: list[tuple[int, int, int, int]] = []
+    def _occurrences(self, words: list[str]) -> list[tuple[int, int, tuple[tuple[int, int], ...]]]:
+        """Every warning term in ``words``: (start, end, the (pattern, group) places of the term)."""
+        found: list[tuple[int, int, tuple[tuple[int, int], ...]]] = []
         n = len(words)
         for i, word in enumerate(words):
-            for term, pid, gid in self._terms_starting(word):
+            for term, places in self._terms_starting(word):
                 tw = term.words
                 if len(tw) > 1:
                     if i + len(tw) > n:
@@ -461,7 +474,7 @@ class Matcher:
                             break
                     if not ok:
                         continue
-                found.append((i, i + len(tw), pid, gid))
+                found.append((i, i + len(tw), places))
         return found
 
     def _muscle_context(self, words: list[str]) -> bool:
@@ -477,30 +490,42 @@ class Matcher:
         """Each warning sign the text mentions, with how it is meant; and each word's polarity."""
         occurrences = self._occurrences(words)
         masked = [False] * len(words)
-        for start, end, _, _ in occurrences:
+        for start, end, _ in occurrences:
             if end - start > 1:  # "cant feel", "no feeling", "didnt help": symptoms, not denials
                 for k in range(start, end):
                     masked[k] = True
         polarity, whose = self._scope.read(words, masked)
-        if not occurrences:
+        # only patterns whose every group has a term can match: skip the rest early
+        present: dict[int, set[int]] = {}
+        for _, _, places in occurrences:
+            for pid, gid in places:
+                present.setdefault(pid, set()).add(gid)
+        complete = {pid for pid, gids in present.items() if len(gids) == self._patterns[pid].groups}
+        if not complete:
             return {}, polarity
+        spans: dict[tuple[int, int], tuple[Polarity, Whose]] = {}
         groups: dict[int, dict[int, Polarity]] = {}
-        for start, end, pid, gid in occurrences:
-            muscle = gid == 0 and end < len(words) and words[end] in self._muscle_nouns
-            if muscle and self._patterns[pid].muscle_ambiguous:
-                continue  # "chest muscles sore from dips": the muscle, not the sign
-            term = min(polarity[start:end])
-            other = max(whose[start:end])
-            if other is not Whose.OWN:
-                # someone else's: an emergency now still gets the advice, one in the past a question
-                if self._patterns[pid].flag not in self._emergencies:
-                    term = Polarity.DENIED
-                elif other is Whose.OTHER_PAST:
-                    term = min(term, Polarity.UNCERTAIN)
-            if self._patterns[pid].landmark_ambiguous and self._landmark(words, start):
-                term = min(term, Polarity.UNCERTAIN)  # "just above the back of my knee"
-            hit = groups.setdefault(pid, {})
-            hit[gid] = max(hit.get(gid, Polarity.DENIED), term)
+        for start, end, places in occurrences:
+            for pid, gid in places:
+                if pid not in complete:
+                    continue
+                muscle = gid == 0 and end < len(words) and words[end] in self._muscle_nouns
+                if muscle and self._patterns[pid].muscle_ambiguous:
+                    continue  # "chest muscles sore from dips": the muscle, not the sign
+                read = spans.get((start, end))
+                if read is None:
+                    read = spans[start, end] = (min(polarity[start:end]), max(whose[start:end]))
+                term, other = read
+                if other is not Whose.OWN:
+                    # someone else's: an emergency now still gets the advice, one in the past a question
+                    if self._patterns[pid].flag not in self._emergencies:
+                        term = Polarity.DENIED
+                    elif other is Whose.OTHER_PAST:
+                        term = min(term, Polarity.UNCERTAIN)
+                if self._patterns[pid].landmark_ambiguous and self._landmark(words, start):
+                    term = min(term, Polarity.UNCERTAIN)  # "just above the back of my knee"
+                hit = groups.setdefault(pid, {})
+                hit[gid] = max(hit.get(gid, Polarity.DENIED), term)
         signs: dict[str, Polarity] = {}
         muscles: bool | None = None
         for pid, hit in groups.items():

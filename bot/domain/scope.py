@@ -199,10 +199,12 @@ class Scope:
             denies = _Cue.NEG_AFTER in kinds and self._clause_final(words, end, stops)
             if not denies and _Cue.HEDGE_AFTER not in kinds:
                 continue  # "it's gone red", "has gone numb": a change, not an ending
-            left, crossed = self.after_window, False
+            left, crossed, answering = self.after_window, False, False
             k = start - 1
             while k >= 0 and left > 0:
                 w = words[k]
+                if answering and w == COMMA:
+                    break  # the clause it answers ends here
                 if k in stops and denies and all(x in self.resuming for x in words[k + 1 : start]):
                     k -= 1  # "had a fall but that's long healed": the short answer looks back
                     continue
@@ -216,6 +218,10 @@ class Scope:
                     # only blurs: words between the comma and the cue make it about something else
                     direct = all(x in self.resuming for x in words[k + 1 : start])
                     crossed = crossed or not (list_comma[k] or (denies and direct))
+                    if denies and direct and not crossed and not list_comma[k]:
+                        # a cue that is a clause of its own answers the whole clause before it:
+                        # "pins and needles from sitting cross-legged, gone now"
+                        answering, left = True, n
                 else:
                     if denies and not crossed:
                         resolved[k] = True
