@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from bot.content_loader import load_content
 from bot.domain.content import Content, Cues, NegationCues, Understanding
 from bot.domain.matcher import Matcher, normalise
 from bot.domain.scope import Polarity, Scope
@@ -61,14 +60,14 @@ def test_a_masked_cue_is_part_of_a_symptom() -> None:
     assert read("no feeling in foot") == [S, D, D, D]
 
 
-@pytest.fixture(scope="module")
-def content() -> Content:
-    return load_content()
+@pytest.fixture
+def content(core_content: Content) -> Content:
+    return core_content
 
 
-@pytest.fixture(scope="module")
-def matcher(content: Content) -> Matcher:
-    return Matcher(content)
+@pytest.fixture
+def matcher(core_matcher: Matcher) -> Matcher:
+    return core_matcher
 
 
 @pytest.mark.parametrize(

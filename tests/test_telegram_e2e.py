@@ -85,10 +85,14 @@ async def begin(user: FakeUser) -> None:
     await user.wait_for("Do any of these apply")
 
 
-async def to_hold(user: FakeUser, area_text: str = "between my shoulder blades", seconds: int = 30) -> None:
+async def to_area_question(user: FakeUser) -> None:
     await begin(user)
     await user.press("None of these")
     await user.wait_for("Where is the knot?")
+
+
+async def to_hold(user: FakeUser, area_text: str = "between my shoulder blades", seconds: int = 30) -> None:
+    await to_area_question(user)
     await user.send_text(area_text)
     await user.wait_for("find the exact spot")
     await user.press("Found it")
@@ -188,16 +192,30 @@ async def test_each_screening_severity(
             assert "Where is the knot?" not in bob.transcript().split(flag_label)[-1]
 
 
-async def test_free_text_warning_phrase_is_never_an_area(api: FakeBotAPI, make_settings) -> None:
+@pytest.mark.parametrize(
+    ("user_id", "typed", "answer", "never"),
+    [
+        # a warning sign the text states is never an area
+        (3003, "my calf is swollen, red and warm", "blood clot", "find the exact spot"),
+        # a warning sign the text denies does not stop the session
+        (
+            3103,
+            "sore spot under my shoulder blade, I don't have any pins and needles",
+            "Got it: Upper back",
+            "Please book an appointment",
+        ),
+    ],
+)
+async def test_free_text_at_the_area_question(
+    api: FakeBotAPI, make_settings, user_id: int, typed: str, answer: str, never: str
+) -> None:
     async with running_bot(make_settings()):
-        cy = api.user(3003, "Cy")
-        await begin(cy)
-        await cy.press("None of these")
-        await cy.wait_for("Where is the knot?")
-        await cy.send_text("my calf is swollen, red and warm")
-        await cy.wait_for("blood clot")
-        await cy.wait_idle()
-        assert "find the exact spot" not in cy.transcript()
+        person = api.user(user_id, "Cy")
+        await to_area_question(person)
+        await person.send_text(typed)
+        await person.wait_for(answer)
+        await person.wait_idle()
+        assert never not in person.transcript()
 
 
 async def test_free_text_area_and_close_call(api: FakeBotAPI, make_settings) -> None:
@@ -216,27 +234,13 @@ async def test_free_text_area_and_close_call(api: FakeBotAPI, make_settings) -> 
         assert "Neck" in di.buttons()
 
 
-async def test_a_denied_warning_sign_goes_on_to_the_area(api: FakeBotAPI, make_settings) -> None:
-    async with running_bot(make_settings()):
-        flo = api.user(3103, "Flo")
-        await begin(flo)
-        await flo.press("None of these")
-        await flo.wait_for("Where is the knot?")
-        await flo.send_text("sore spot under my shoulder blade, I don't have any pins and needles")
-        await flo.wait_for("Got it: Upper back")
-        await flo.wait_idle()
-        assert "Please book an appointment" not in flo.transcript()
-
-
 async def test_a_possible_warning_sign_gets_one_question(api: FakeBotAPI, make_settings) -> None:
     """Yes: that sign's advice and the session ends. No: on to the area the text named."""
     content = load_content(DEFAULT_CONTENT_DIR)
     question = content.red_flag("blood_clot").question
     async with running_bot(make_settings()):
         gil = api.user(3203, "Gil")
-        await begin(gil)
-        await gil.press("None of these")
-        await gil.wait_for("Where is the knot?")
+        await to_area_question(gil)
         await gil.send_text("I think my calf might be a bit swollen?")
         await gil.wait_for(question)
         await gil.press("Yes")
@@ -246,9 +250,7 @@ async def test_a_possible_warning_sign_gets_one_question(api: FakeBotAPI, make_s
         assert "find the exact spot" not in gil.transcript()
 
         hal = api.user(3204, "Hal")
-        await begin(hal)
-        await hal.press("None of these")
-        await hal.wait_for("Where is the knot?")
+        await to_area_question(hal)
         await hal.send_text("I think my calf might be a bit swollen?")
         await hal.wait_for(question)
         await hal.send_text("no")
