@@ -33,7 +33,9 @@ ERRORS = Counter("knotbot_errors", "Errors, by where they happened: update, disp
 SCHEDULED = Counter(
     "knotbot_scheduled_messages",
     "Rows of scheduled_messages by event: due (claimed to send), sent, retried, failed, dropped, blocked, "
-    "claim_lost (its lease ran out before sending; another process sends it)",
+    "claim_lost (its lease ran out before sending; another process sends it), capped (not planned: the "
+    "person already had KNOTBOT_MAX_PENDING_PER_KIND of that kind pending), paced (moved behind its chat's "
+    "per-chat pacing so other chats go first)",
     ["event"],
 )
 DISPATCH_LAG = Histogram(

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
     listen_port: int = Field(
         default=8080, ge=1, le=65535, validation_alias=AliasChoices("KNOTBOT_LISTEN_PORT", "listen_port")
     )
+    max_pending_per_kind: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        validation_alias=AliasChoices("KNOTBOT_MAX_PENDING_PER_KIND", "max_pending_per_kind"),
+    )
     # privacy and operating (issue 5): see docs/privacy.md and docs/reliability.md
     retention_days: int = Field(
         default=180, ge=1, le=3650, validation_alias=AliasChoices("KNOTBOT_RETENTION_DAYS", "retention_days")
@@ -277,6 +283,7 @@ _ENV_NAMES = {
     "lease_seconds": "KNOTBOT_LEASE_SECONDS",
     "send_rate": "KNOTBOT_SEND_RATE",
     "chat_burst": "KNOTBOT_CHAT_BURST",
+    "max_pending_per_kind": "KNOTBOT_MAX_PENDING_PER_KIND",
     "webhook_url": "KNOTBOT_WEBHOOK_URL",
     "webhook_secret": "KNOTBOT_WEBHOOK_SECRET",
     "webhook_drop_pending": "KNOTBOT_WEBHOOK_DROP_PENDING",

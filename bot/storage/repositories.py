@@ -11,6 +11,8 @@ from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.decision import CheckStatus
+from bot.domain.followups import CheckRef
 from bot.domain.progress import RoundRating
 from bot.domain.state import State
 from bot.storage.models import (
@@ -138,6 +140,29 @@ class Records:
         )
         await self.session.execute(stmt)
 
+    async def check_status(self, person_id: int, check: CheckRef) -> CheckStatus | None:
+        """What became of a next-day check: answered, sent and open, or None (never sent to this
+        person: forged, or its row is gone)."""
+        answered = await self.session.execute(
+            select(CheckinAnswer.id).where(
+                CheckinAnswer.person_id == person_id,
+                CheckinAnswer.session == check.session,
+                CheckinAnswer.area == check.area,
+                CheckinAnswer.n == check.n,
+            )
+        )
+        if answered.first() is not None:
+            return CheckStatus.ANSWERED
+        sent = await self.session.execute(
+            select(ScheduledMessage.id).where(
+                ScheduledMessage.person_id == person_id,
+                ScheduledMessage.key == check.key,
+                # claimed: being sent, so possibly on screen already (the at-least-once window)
+                ScheduledMessage.status.in_([SENT, CLAIMED]),
+            )
+        )
+        return CheckStatus.OPEN if sent.first() is not None else None
+
     def add_followup_choice(self, person_id: int, session: int, wanted: bool, areas: Sequence[str]) -> None:
         self.session.add(
             FollowupChoice(person_id=person_id, session=session, wanted=wanted, areas={"areas": list(areas)})
@@ -176,6 +201,15 @@ class Schedule:
         stmt = _insert_ignoring_conflicts(self.session, ScheduledMessage.__table__, [values])
         result = await self.session.execute(stmt.returning(ScheduledMessage.id))
         return result.scalar_one_or_none()
+
+    async def pending_count(self, person_id: int, kind: str) -> int:
+        """How many rows of ``kind`` are planned for the person (pending)."""
+        query = select(func.count()).where(
+            ScheduledMessage.person_id == person_id,
+            ScheduledMessage.kind == kind,
+            ScheduledMessage.status == PENDING,
+        )
+        return int((await self.session.execute(query)).scalar_one())
 
     async def cancel_prefix(self, person_id: int, prefix: str) -> int:
         result = await self.session.execute(
