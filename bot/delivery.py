@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,7 +40,7 @@ from bot.service import Outgoing, to_datetime
 from bot.storage.db import Database
 from bot.storage.leader import Leader, SoleLeader
 from bot.storage.models import Person, ScheduledMessage
-from bot.storage.repositories import CANCELLED, DROPPED, FAILED, SENT, People
+from bot.storage.repositories import CANCELLED, DROPPED, FAILED, PACED, SENT, People
 from bot.storage.repositories import Schedule as ScheduleRepo
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,15 @@ class Transport(Protocol):
     """Where messages go: Telegram, or the terminal."""
 
     async def send(self, chat_id: str, message: Message, attachment: Rendered | None = None) -> None: ...
+
+
+@runtime_checkable
+class Paced(Protocol):
+    """A transport that paces each chat (Telegram: about one message a second after a burst)."""
+
+    def paced_for(self, chat_id: str) -> float:
+        """Seconds until a send to ``chat_id`` would not wait for that chat's pacing (0: now)."""
+        ...
 
 
 class Blocked(Exception):
@@ -104,15 +113,35 @@ class Deliverer:
         self.lease = lease  # a claim with less than half of this left is renewed before sending
         self.attachments = attachments or Attachments()
         self.on_retry: Callable[[datetime], None] | None = None  # the waker, set by the runtime
+        self.pacing = transport if isinstance(transport, Paced) else None
 
-    async def deliver(self, rows: list[Outgoing]) -> None:
+    async def deliver(self, rows: list[Outgoing], *, defer_paced: bool = False) -> None:
+        """Send ``rows`` in order. ``defer_paced`` (the dispatcher's batches): a row whose chat
+        would have to wait for its own pacing is not waited for: it and that person's later rows
+        of the batch go back to pending, one pacing interval apart, and the other chats' rows go
+        on, so one busy chat never holds up anybody else's messages."""
         blocked: set[int] = set()
         held: dict[int, datetime] = {}  # person -> due time of a message that must go first
+        paced: dict[int, float] = {}  # person -> their chat's pacing interval, once it made them wait
         for row in rows:
             if row.person_id in blocked:
                 continue
             if row.person_id in held:
-                await self._hold_back(row, held[row.person_id])
+                step = paced.get(row.person_id)
+                if step is None:
+                    await self._hold_back(row, held[row.person_id])
+                else:  # one pacing interval after the one before: each comes due when it can go
+                    held[row.person_id] += timedelta(seconds=step)
+                    await self._hold_back(row, held[row.person_id], PACED, after=timedelta(0))
+                continue
+            wait = self.pacing.paced_for(row.chat_id) if defer_paced and self.pacing is not None else 0.0
+            if wait > 0:
+                due = to_datetime(self.clock()) + timedelta(seconds=wait)
+                await self._hold_back(row, due, PACED, after=timedelta(0))
+                metrics.SCHEDULED.labels(event="paced").inc()
+                held[row.person_id], paced[row.person_id] = due, wait
+                if self.on_retry is not None:
+                    self.on_retry(due)
                 continue
             if not await self._still_ours(row):
                 # the lease ran out before this process got to it (an overloaded process) and
@@ -150,16 +179,19 @@ class Deliverer:
         renewed: bool = await self.db.run(work)
         return renewed
 
-    async def _hold_back(self, row: Outgoing, due: datetime) -> None:
-        """Keep one person's messages in order: wait behind the earlier one being retried."""
+    async def _hold_back(
+        self,
+        row: Outgoing,
+        due: datetime,
+        reason: str = "after an earlier message",
+        after: timedelta = AFTER_EARLIER,  # just after it, whatever the two rows' ids
+    ) -> None:
+        """Keep one person's messages in order: back to pending at ``due`` (+ ``after``), keeping
+        when it was first due, so the person's later messages wait behind it."""
 
         async def work(session: AsyncSession) -> None:
             await ScheduleRepo(session).retry_later(
-                row.row_id,
-                due + AFTER_EARLIER,  # just after it, whatever the two rows' ids
-                "after an earlier message",
-                attempt=row.attempt,
-                keep_first_due=True,
+                row.row_id, due + after, reason, attempt=row.attempt, keep_first_due=True
             )
 
         await self.db.run(work)
@@ -270,7 +302,7 @@ class Dispatcher:
                 ]
                 for note in notes:  # the note comes before what is still worth sending
                     await self._send_note(note)
-                await self.deliverer.deliver(rows)
+                await self.deliverer.deliver(rows, defer_paced=True)
 
     def _dropped_note(self) -> Message:
         return Message(self.content.text("hold.dropped"))
@@ -304,11 +336,16 @@ class Dispatcher:
                     await schedule.settle(row.id, FAILED, now, "person inactive")
                     continue
                 first_due = row.first_due_at or row.due_at  # a retried row is as late as its plan
-                late = (now - first_due).total_seconds()
+                # ... but waiting for its own chat's pacing does not count (it would have waited
+                # for it just the same if the dispatcher had not sent other chats' rows meanwhile)
+                planned = row.due_at if row.last_error == PACED else first_due
+                late = (now - planned).total_seconds()
                 lags.append(late)
                 message = message_from_payload(row.payload)
                 if row.kind in FOLLOWUP_KINDS:
-                    worded, was_dropped = await self._followup_now(schedule, row, person, message, now)
+                    worded, was_dropped = await self._followup_now(
+                        schedule, row, person, message, now, planned
+                    )
                     if was_dropped:
                         dropped.append(row.id)
                     if worded is None:  # moved, cancelled or dropped
@@ -321,13 +358,13 @@ class Dispatcher:
                         dropped_for[person.id] = person.chat_id
                     continue
                 earlier = retrying.get(row.person_id)
-                if earlier is not None and earlier[0] < first_due:
-                    # an earlier message of theirs failed and waits for its next try: this one goes
-                    # just after it (never due now, so this dispatch run does not claim it again)
-                    after = max(earlier[1], now) + AFTER_EARLIER
-                    await schedule.retry_later(
-                        row.id, after, "after an earlier message", attempt=row.attempts, keep_first_due=True
-                    )
+                if earlier is not None and earlier.before(first_due, row.id):
+                    # an earlier message of theirs failed or waits for its chat's pacing: this one
+                    # goes just after all of those (never due now, so this dispatch run does not
+                    # claim it again)
+                    after = max(earlier.last_due, now) + AFTER_EARLIER
+                    reason = PACED if earlier.paced else "after an earlier message"
+                    await schedule.retry_later(row.id, after, reason, attempt=row.attempts, keep_first_due=True)
                     continue
                 out.append(
                     Outgoing(
@@ -349,7 +386,13 @@ class Dispatcher:
         return result
 
     async def _followup_now(
-        self, schedule: ScheduleRepo, row: ScheduledMessage, person: Person, message: Message, now: datetime
+        self,
+        schedule: ScheduleRepo,
+        row: ScheduledMessage,
+        person: Person,
+        message: Message,
+        now: datetime,
+        planned: datetime,
     ) -> tuple[Message | None, bool]:
         """A claimed follow-up: the message to send now (reworded if late), or None if it was
         cancelled (follow-ups off), moved out of quiet hours (pending again) or dropped; and
@@ -360,7 +403,7 @@ class Dispatcher:
         verdict = late_followup(
             row.kind,
             message.text,
-            row.first_due_at or row.due_at,  # a retried follow-up is as late as its plan
+            planned,  # a retried follow-up is as late as its plan
             now,
             person.profile(),
             self.content,

@@ -377,7 +377,7 @@ async def test_a_retried_row_counts_as_waiting_until_it_is_moved_to_a_new_plan(d
             retry_at = first + timedelta(seconds=again)
             await schedule.retry_later(row_id, retry_at, "502", attempt=attempt, keep_first_due=True)
         assert await schedule.retried_first_due([person.id]) == {
-            person.id: (first, first + timedelta(seconds=90))
+            person.id: (first, row_id, first + timedelta(seconds=90), False)
         }
         await schedule.claim_due(first + timedelta(seconds=91), 10, lease)
         await schedule.retry_later(row_id, first + timedelta(hours=10), "quiet hours", attempt=3)

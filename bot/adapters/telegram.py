@@ -111,6 +111,11 @@ class TelegramTransport:
         self.limiter = limiter or SendLimiter()
         self._file_ids: dict[str, str] = {}
 
+    def paced_for(self, chat_id: str) -> float:
+        """Seconds until a send to this chat would not wait for its per-chat pacing (the dispatcher
+        sends other chats' messages meanwhile)."""
+        return self.limiter.paced_for(int(chat_id))
+
     async def send(self, chat_id: str, message: effects.Message, attachment: Rendered | None = None) -> None:
         try:
             await self._send(int(chat_id), message, attachment)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +27,9 @@ from bot.storage.models import (
     SessionRound,
 )
 
+# last_error of a row moved only because its chat's pacing would have made it wait (the dispatcher
+# sends other chats' rows meanwhile): that wait does not make it late
+PACED = "behind its chat's pacing"
 PENDING, CLAIMED, SENT, CANCELLED, FAILED, DROPPED = (
     "pending",
     "claimed",
@@ -167,6 +170,20 @@ class Records:
         self.session.add(
             FollowupChoice(person_id=person_id, session=session, wanted=wanted, areas={"areas": list(areas)})
         )
+
+
+class Waiting(NamedTuple):
+    """A person's messages waiting for another try: the first in sending order (when it was first
+    due, its id) and the latest time any of them is tried next."""
+
+    first_due: datetime
+    row_id: int
+    last_due: datetime
+    paced: bool  # every one of them waits only for the chat's pacing (no failed send among them)
+
+    def before(self, first_due: datetime, row_id: int) -> bool:
+        """True if the first waiting message goes before the message (``first_due``, ``row_id``)."""
+        return (self.first_due, self.row_id) < (first_due, row_id)
 
 
 class Schedule:
@@ -316,13 +333,20 @@ class Schedule:
             update(ScheduledMessage).where(self._owned(row_id, attempt)).values(**values)
         )
 
-    async def retried_first_due(self, person_ids: list[int]) -> dict[int, tuple[datetime, datetime]]:
-        """Per person, their earliest message waiting to be sent again after a failed send:
-        (when it was first due, when it is next tried). Later messages of theirs wait behind it."""
+    async def retried_first_due(self, person_ids: list[int]) -> dict[int, Waiting]:
+        """Per person, their messages waiting to be sent again (a failed send, or one moved behind
+        its chat's pacing): the earliest of them in sending order, and the latest next try. Later
+        messages of theirs wait behind all of them."""
         if not person_ids:
             return {}
         rows = await self.session.execute(
-            select(ScheduledMessage.person_id, ScheduledMessage.first_due_at, ScheduledMessage.due_at)
+            select(
+                ScheduledMessage.person_id,
+                ScheduledMessage.first_due_at,
+                ScheduledMessage.id,
+                ScheduledMessage.due_at,
+                ScheduledMessage.last_error,
+            )
             .where(
                 ScheduledMessage.person_id.in_(person_ids),
                 ScheduledMessage.status == PENDING,
@@ -330,9 +354,16 @@ class Schedule:
             )
             .order_by(ScheduledMessage.first_due_at, ScheduledMessage.id)
         )
-        out: dict[int, tuple[datetime, datetime]] = {}
-        for person_id, first_due, due in rows.all():
-            out.setdefault(int(person_id), (first_due or due, due))
+        out: dict[int, Waiting] = {}
+        for person_id, first_due, row_id, due, error in rows.all():
+            earliest = out.get(int(person_id))
+            paced = error == PACED
+            if earliest is None:
+                out[int(person_id)] = Waiting(first_due or due, int(row_id), due, paced)
+            else:
+                out[int(person_id)] = earliest._replace(
+                    last_due=max(due, earliest.last_due), paced=earliest.paced and paced
+                )
         return out
 
     async def first_pending(self, person_id: int, prefix: str) -> ScheduledMessage | None:

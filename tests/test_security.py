@@ -1,0 +1,107 @@
+# ruff: noqa: F811 - the fixtures api and make_settings are imported from tests.test_telegram_e2e
+"""Security and privacy hardening (docs/security.md), end to end over the fake Bot API.
+
+A malicious client forging button data, a noisy neighbour with a pile of due messages, an
+operator reading DEBUG logs, sends that fail in odd ways, channels: each promise of
+docs/security.md that is about an update or a request is tested here, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.settings import Settings
+from bot.storage.db import Database
+from bot.storage.models import CheckinAnswer, Person, ScheduledMessage
+from bot.storage.repositories import People, Schedule
+from bot.service import to_datetime
+from tests.fakebotapi import FakeBotAPI, FakeUser
+from tests.test_telegram_e2e import api, make_settings, running_bot, to_hold  # noqa: F401 - fixtures
+
+
+async def scalar(settings: Settings, query: Any) -> Any:
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            return (await session.execute(query)).scalar_one()
+    finally:
+        await db.dispose()
+
+
+def toasts(api: FakeBotAPI) -> list[str | None]:
+    return [call.params.get("text") for call in api.calls_to("answerCallbackQuery")]
+
+
+async def test_forged_check_answers_get_the_stale_toast_and_change_nothing(
+    api: FakeBotAPI, make_settings: Callable[..., Settings]
+) -> None:
+    """The issue's attack: 40 presses shaped like next-day-check answers, for sessions and areas the
+    bot never asked about. Each gets "no longer active"; no answer is recorded, nothing scheduled."""
+    settings = make_settings()
+    async with running_bot(settings):
+        eve = api.user(4101, "Eve")
+        await eve.send_command("help")
+        await eve.wait_for("/massage")
+        for i in range(40):
+            await eve.press_data(f"k1:0:fu.chk:{i}:upper_back:0:same")
+        await eve.wait_idle()
+        assert toasts(api) == ["That button is no longer active."] * 40
+        await eve.send_command("help")  # still served as before
+        await eve.wait_for("/massage")
+    assert await scalar(settings, select(func.count()).select_from(CheckinAnswer)) == 0
+    planned = select(func.count()).select_from(ScheduledMessage).where(ScheduledMessage.kind != "reply")
+    assert await scalar(settings, planned) == 0
+    api.assert_no_server_errors()
+
+
+BACKLOG = 300
+
+
+async def add_backlog(settings: Settings, user: FakeUser, n: int) -> None:
+    """``n`` messages for ``user`` all due now (a forged pile, or a backlog after an outage)."""
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            person = await People(session).get_or_create("telegram", str(user.id), str(user.id))
+            schedule = Schedule(session)
+            now = to_datetime(__import__("time").time())
+            for i in range(n):
+                await schedule.add(person.id, f"backlog:{i}", "reply", now, {"text": f"backlog {i:03d}"})
+    finally:
+        await db.dispose()
+
+
+async def test_a_chat_with_hundreds_of_due_messages_does_not_delay_another_persons_hold(
+    api: FakeBotAPI, make_settings: Callable[..., Settings]
+) -> None:
+    """One chat has 300 messages due at once; Telegram's pacing lets it have one a second. The
+    dispatcher sends them at that pace without waiting on them: another person's hold prompts
+    arrive, none dropped as late, in order, while the pile is still going out in its own order."""
+    # a burst that Ann's quick taps fit in (a simulated person taps far faster than a real one);
+    # the pile is far beyond it. Prompts are dropped when 2 s late
+    settings = make_settings(chat_burst=20, time_scale=0.2)
+    async with running_bot(settings):
+        noisy, ann = api.user(4201, "Noisy"), api.user(4202, "Ann")
+        await noisy.send_command("help")
+        await noisy.wait_for("/massage")
+        await add_backlog(settings, noisy, BACKLOG)
+        await noisy.wait_for("backlog 000", since=0)
+        await asyncio.sleep(1.5)  # the pile is now paced at one a second
+        await to_hold(ann)
+        end = await ann.wait_for("Release the pressure gradually", timeout=20)
+        assert "How was the pressure?" in end.text
+        await asyncio.sleep(0.5)
+        backlog_seen = [t for t in noisy.texts if t.startswith("backlog")]
+    hold = [t for t in ann.texts[ann.texts.index(next(t for t in ann.texts if "Press in now" in t)) :]]
+    assert not any("offline" in t.lower() or "missed" in t.lower() for t in ann.texts), ann.transcript()
+    assert len(hold) >= 5, hold  # press in, the timed prompts, the end of the hold
+    assert hold[-1] == end.text
+    assert backlog_seen == [f"backlog {i:03d}" for i in range(len(backlog_seen))], "the pile keeps its order"
+    assert 20 <= len(backlog_seen) < BACKLOG, len(backlog_seen)
+    dropped = select(func.count()).select_from(ScheduledMessage).where(ScheduledMessage.status == "dropped")
+    assert await scalar(settings, dropped) == 0
+    api.assert_no_server_errors()
