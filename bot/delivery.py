@@ -152,11 +152,11 @@ class Deliverer:
             outcome, error, retry_after = await self._send(row)
             if outcome == "blocked":
                 blocked.add(row.person_id)
-            due = await self._settle(row, outcome, error, retry_after)
-            if due is not None:
-                held[row.person_id] = due
+            retry_at = await self._settle(row, outcome, error, retry_after)
+            if retry_at is not None:
+                held[row.person_id] = retry_at
                 if self.on_retry is not None:
-                    self.on_retry(due)
+                    self.on_retry(retry_at)
 
     async def _still_ours(self, row: Outgoing) -> bool:
         """True if this process still holds the row's claim, renewing the lease when it is old.
@@ -364,7 +364,9 @@ class Dispatcher:
                     # claim it again)
                     after = max(earlier.last_due, now) + AFTER_EARLIER
                     reason = PACED if earlier.paced else "after an earlier message"
-                    await schedule.retry_later(row.id, after, reason, attempt=row.attempts, keep_first_due=True)
+                    await schedule.retry_later(
+                        row.id, after, reason, attempt=row.attempts, keep_first_due=True
+                    )
                     continue
                 out.append(
                     Outgoing(

@@ -9,16 +9,21 @@ docs/security.md that is about an update or a request is tested here, on SQLite 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import io
+import logging
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
+from bot.logging_setup import PINNED_LOGGERS, configure_logging
+from bot.service import to_datetime
 from bot.settings import Settings
 from bot.storage.db import Database
-from bot.storage.models import CheckinAnswer, Person, ScheduledMessage
+from bot.storage.models import CheckinAnswer, ScheduledMessage
 from bot.storage.repositories import People, Schedule
-from bot.service import to_datetime
 from tests.fakebotapi import FakeBotAPI, FakeUser
 from tests.test_telegram_e2e import api, make_settings, running_bot, to_hold  # noqa: F401 - fixtures
 
@@ -68,7 +73,7 @@ async def add_backlog(settings: Settings, user: FakeUser, n: int) -> None:
         async with db.transaction() as session:
             person = await People(session).get_or_create("telegram", str(user.id), str(user.id))
             schedule = Schedule(session)
-            now = to_datetime(__import__("time").time())
+            now = to_datetime(time.time())
             for i in range(n):
                 await schedule.add(person.id, f"backlog:{i}", "reply", now, {"text": f"backlog {i:03d}"})
     finally:
@@ -105,3 +110,70 @@ async def test_a_chat_with_hundreds_of_due_messages_does_not_delay_another_perso
     dropped = select(func.count()).select_from(ScheduledMessage).where(ScheduledMessage.status == "dropped")
     assert await scalar(settings, dropped) == 0
     api.assert_no_server_errors()
+
+
+SECRET_ID = 738291046  # no port, timestamp or row id contains these digits
+FIRST, LAST, HANDLE = "Zanzibarqux", "Quillfeather", "zq_secret_handle"
+TYPED = "quizzaciously sore wibble"
+
+
+@pytest.fixture
+def debug_logs() -> Iterator[Callable[[], str]]:
+    """The bot's own logging at KNOTBOT_LOG_LEVEL=DEBUG, as an operator would switch it on (its
+    handler, filters and format, writing to a buffer); yields what was written so far."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    levels = {name: logging.getLogger(name).level for name in (*PINNED_LOGGERS, "telegram")}
+    configure_logging("DEBUG")
+    written = io.StringIO()
+    handler = root.handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(written)
+    try:
+        yield written.getvalue
+    finally:
+        root.handlers[:], root.level = saved
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+async def test_debug_logs_hold_nothing_personal_and_a_broken_update_is_skipped_once(
+    api: FakeBotAPI, make_settings: Callable[..., Settings], debug_logs: Callable[[], str]
+) -> None:
+    """A whole session and an update PTB cannot parse (a ``poll_answer`` without the field Bot API
+    9.6 made required), at DEBUG: no text, name, id or token in any line; the broken update is one
+    line (its id and type) and polling goes on at its pace instead of fetching it again and again."""
+    settings = make_settings(log_level="DEBUG")
+    token = settings.telegram_bot_token
+    assert token is not None
+    async with running_bot(settings):
+        zed = api.user(SECRET_ID, FIRST, last_name=LAST, username=HANDLE)
+        await to_hold(zed)
+        await zed.wait_for("Release the pressure gradually", timeout=10)
+        await zed.press("Just right")
+        await zed.wait_for("How does the knot feel")
+        await zed.send_text(TYPED)
+        await zed.wait_for("How does the knot feel")
+        await zed.send_command("frobnicatexyz")
+        await zed.wait_for("frobnicatexyz")
+        await zed.press_data("k1:0:fu.chk:1:upper_back:0:same")  # forged
+        polls_before = len(api.calls_to("getUpdates"))
+        broken = await zed.send_update(
+            {"poll_answer": {"poll_id": "p1", "user": zed.user_dict(), "option_ids": [0]}}
+        )
+        await zed.send_command("help")  # the update after the broken one is served
+        await zed.wait_for("/massage")
+        await asyncio.sleep(1.0)
+        polls = len(api.calls_to("getUpdates")) - polls_before
+    logs = debug_logs()
+    assert logging.getLogger().level == logging.DEBUG, "the test must really run at DEBUG"
+    assert "level=INFO logger=telegram.ext.Application Application started" in logs
+    secrets = [str(SECRET_ID), FIRST, LAST, HANDLE, TYPED, "quizzaciously", token.get_secret_value()]
+    secrets.append(token.get_secret_value().split(":", 1)[1])
+    leaks = [s for s in secrets if s in logs]
+    assert not leaks, [line for line in logs.splitlines() if any(s in line for s in leaks)][:5]
+    skipped = [line for line in logs.splitlines() if "cannot parse" in line]
+    assert len(skipped) == 1, skipped
+    assert f"update_id={broken['update_id']} type=poll_answer error=TypeError" in skipped[0]
+    assert "Received data" not in logs and "CRITICAL" not in logs
+    assert polls < 10, f"{polls} getUpdates calls in a few seconds: polling spins on the broken update"

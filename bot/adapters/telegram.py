@@ -37,11 +37,12 @@ from telegram import (
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import metrics
 from bot.adapters.flood import FloodGate, Verdict
+from bot.adapters.updates import SkipUnparsable
 from bot.attachments import Rendered
 from bot.delivery import Blocked, PermanentFailure, TemporaryFailure
 from bot.domain import effects
@@ -501,8 +502,9 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
+    if polling:  # an update PTB cannot parse is skipped with one line, not logged whole in a loop
+        inner = get_updates_request or HTTPXRequest(connection_pool_size=1)
+        builder = builder.get_updates_request(SkipUnparsable(inner))
     if not polling:  # webhook mode: updates come from bot.adapters.webhook, not an Updater
         builder = builder.updater(None)
     if polling:  # confirm an offset to Telegram only after its updates were handled (docs/reliability.md)
