@@ -16,7 +16,7 @@ import contextvars
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -95,6 +95,16 @@ def backoff(attempts: int) -> float:
     return float(min(300, 2 ** max(0, attempts - 1)))
 
 
+@dataclass
+class _Batch:
+    """What one :meth:`Deliverer.deliver` call learnt about each person so far."""
+
+    dispatched: bool
+    blocked: set[int] = field(default_factory=set)
+    held: dict[int, datetime] = field(default_factory=dict)  # person -> due time of a message that goes first
+    paced: dict[int, float] = field(default_factory=dict)  # person -> their chat's pacing interval
+
+
 class Deliverer:
     """Sends claimed rows in order and records each outcome."""
 
@@ -115,63 +125,75 @@ class Deliverer:
         self.on_retry: Callable[[datetime], None] | None = None  # the waker, set by the runtime
         self.pacing = transport if isinstance(transport, Paced) else None
 
-    async def deliver(self, rows: list[Outgoing], *, defer_paced: bool = False) -> None:
-        """Send ``rows`` in order. ``defer_paced`` (the dispatcher's batches): a row whose chat
-        would have to wait for its own pacing is not waited for: it and that person's later rows
-        of the batch go back to pending, one pacing interval apart, and the other chats' rows go
-        on, so one busy chat never holds up anybody else's messages."""
-        blocked: set[int] = set()
-        held: dict[int, datetime] = {}  # person -> due time of a message that must go first
-        paced: dict[int, float] = {}  # person -> their chat's pacing interval, once it made them wait
-        for row in rows:
-            if row.person_id in blocked:
-                continue
-            if row.person_id in held:
-                step = paced.get(row.person_id)
-                if step is None:
-                    await self._hold_back(row, held[row.person_id])
-                else:  # one pacing interval after the one before: each comes due when it can go
-                    held[row.person_id] += timedelta(seconds=step)
-                    await self._hold_back(row, held[row.person_id], PACED, after=timedelta(0))
-                continue
-            wait = self.pacing.paced_for(row.chat_id) if defer_paced and self.pacing is not None else 0.0
-            if wait > 0:
-                due = to_datetime(self.clock()) + timedelta(seconds=wait)
-                await self._hold_back(row, due, PACED, after=timedelta(0))
-                metrics.SCHEDULED.labels(event="paced").inc()
-                held[row.person_id], paced[row.person_id] = due, wait
-                if self.on_retry is not None:
-                    self.on_retry(due)
-                continue
-            if not await self._still_ours(row):
-                # the lease ran out before this process got to it (an overloaded process) and
-                # another one claimed the row: it sends it, so sending here too would double it
-                log.info("claim expired before sending; left to its new owner kind=%s", row.kind)
-                metrics.record_outcome("claim_lost", retried=False)
-                continue
-            outcome, error, retry_after = await self._send(row)
-            if outcome == "blocked":
-                blocked.add(row.person_id)
-            retry_at = await self._settle(row, outcome, error, retry_after)
-            if retry_at is not None:
-                held[row.person_id] = retry_at
-                if self.on_retry is not None:
-                    self.on_retry(retry_at)
+    async def deliver(self, rows: list[Outgoing], *, dispatched: bool = False) -> None:
+        """Send ``rows`` in order; a failure of one row never stops the others.
 
-    async def _still_ours(self, row: Outgoing) -> bool:
+        ``dispatched`` (the dispatcher's batches, claimed a while ago): each row's claim is checked
+        just before it is sent, so a row cancelled or erased meanwhile (/cancel, /delete) is not
+        sent; and a row whose chat would have to wait for its own pacing is not waited for: it and
+        that person's later rows of the batch go back to pending, one pacing interval apart, and
+        the other chats' rows go on, so one busy chat never holds up anybody else's messages.
+        """
+        batch = _Batch(dispatched=dispatched)
+        for row in rows:
+            try:
+                await self._deliver_one(row, batch)
+            except Exception as exc:  # the database failed (say): the row stays claimed and is sent
+                # again when its lease runs out; the rest of the replies and of the batch go on
+                metrics.ERRORS.labels(where="delivery").inc()
+                log.warning("could not deliver a message kind=%s error=%s", row.kind, type(exc).__name__)
+
+    async def _deliver_one(self, row: Outgoing, batch: _Batch) -> None:
+        person = row.person_id
+        if person in batch.blocked:
+            return
+        if person in batch.held:
+            step = batch.paced.get(person)
+            if step is None:
+                await self._hold_back(row, batch.held[person])
+            else:  # one pacing interval after the one before: each comes due when it can go
+                batch.held[person] += timedelta(seconds=step)
+                await self._hold_back(row, batch.held[person], PACED, after=timedelta(0))
+            return
+        wait = self.pacing.paced_for(row.chat_id) if batch.dispatched and self.pacing is not None else 0.0
+        if wait > 0:
+            due = to_datetime(self.clock()) + timedelta(seconds=wait)
+            await self._hold_back(row, due, PACED, after=timedelta(0))
+            metrics.SCHEDULED.labels(event="paced").inc()
+            batch.held[person], batch.paced[person] = due, wait
+            if self.on_retry is not None:
+                self.on_retry(due)
+            return
+        if not await self._still_ours(row, always=batch.dispatched):
+            # cancelled or erased meanwhile, or the lease ran out before this process got to it (an
+            # overloaded process) and another one claimed the row: sending here too would double it
+            log.info("claim no longer ours before sending; not sent here kind=%s", row.kind)
+            metrics.record_outcome("claim_lost", retried=False)
+            return
+        outcome, error, retry_after = await self._send(row)
+        if outcome == "blocked":
+            batch.blocked.add(person)
+        retry_at = await self._settle(row, outcome, error, retry_after)
+        if retry_at is not None:
+            batch.held[person] = retry_at
+            if self.on_retry is not None:
+                self.on_retry(retry_at)
+
+    async def _still_ours(self, row: Outgoing, *, always: bool = False) -> bool:
         """True if this process still holds the row's claim, renewing the lease when it is old.
 
-        A fresh claim (the usual case: replies go out milliseconds after their commit) costs
-        nothing; one with less than half a lease left is extended in one conditional UPDATE,
-        which fails if another process has re-claimed the row meanwhile.
+        A fresh claim of a reply (the usual case: replies go out milliseconds after their commit)
+        costs nothing unless ``always``; otherwise the claim is checked and extended in one
+        conditional UPDATE, which fails if the row was cancelled or erased, or another process has
+        re-claimed it meanwhile.
         """
         if row.claimed_until is None:
             return True
         lease = row.lease or self.lease
         now = to_datetime(self.clock())
-        if row.claimed_until - now >= lease / 2:
+        if row.claimed_until - now >= lease / 2 and not always:
             return True
-        lease_until = now + lease
+        lease_until = max(now + lease, row.claimed_until)
 
         async def work(session: AsyncSession) -> bool:
             return await ScheduleRepo(session).renew(row.row_id, lease_until, attempt=row.attempt)
@@ -215,6 +237,11 @@ class Deliverer:
             return "retry", str(exc)[:200], exc.retry_after
         except PermanentFailure as exc:
             return "failed", str(exc)[:200], None
+        except Exception as exc:  # not a Telegram error (a bug, a broken proxy): tried again later
+            log.warning(
+                "send failed unexpectedly kind=%s error=%s; trying again later", row.kind, type(exc).__name__
+            )
+            return "retry", f"unexpected {type(exc).__name__}", None
         return "sent", None, None
 
     async def _settle(
@@ -302,7 +329,7 @@ class Dispatcher:
                 ]
                 for note in notes:  # the note comes before what is still worth sending
                     await self._send_note(note)
-                await self.deliverer.deliver(rows, defer_paced=True)
+                await self.deliverer.deliver(rows, dispatched=True)
 
     def _dropped_note(self) -> Message:
         return Message(self.content.text("hold.dropped"))

@@ -177,3 +177,29 @@ async def test_debug_logs_hold_nothing_personal_and_a_broken_update_is_skipped_o
     assert f"update_id={broken['update_id']} type=poll_answer error=TypeError" in skipped[0]
     assert "Received data" not in logs and "CRITICAL" not in logs
     assert polls < 10, f"{polls} getUpdates calls in a few seconds: polling spins on the broken update"
+
+
+async def test_a_send_that_fails_in_an_unexpected_way_is_retried_and_the_rest_go_on(
+    api: FakeBotAPI, make_settings: Callable[..., Settings]
+) -> None:
+    """The first reply of /start gets an answer PTB cannot read (not a Telegram error): that row is
+    tried again with backoff, the second reply goes on right behind it (in order), and the person
+    is not told to try again (their update committed)."""
+    settings = make_settings()
+    async with running_bot(settings):
+        ann = api.user(4301, "Ann")
+        api.garble_next("sendMessage")
+        await ann.send_command("start")
+        await ann.wait_for("Tap Begin")
+        await ann.wait_for("Hi, I'm Knotbot", timeout=10, since=0)  # the first one, on its next try
+        await ann.wait_idle()
+    assert [t.split("\n", 1)[0][:15] for t in ann.texts] == ["Hi, I'm Knotbot", "Tap Begin to st"]
+    assert not any("try that again" in t for t in ann.texts)
+    rows = select(ScheduledMessage.status, ScheduledMessage.attempts).order_by(ScheduledMessage.id)
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            (first, first_tries), (second, _) = (await session.execute(rows)).all()
+            assert (first, second) == ("sent", "sent") and first_tries == 2
+    finally:
+        await db.dispose()

@@ -297,10 +297,12 @@ class TelegramBot:
             CHANNEL, str(user.id), str(chat.id), event, update_id=update.update_id
         )
         metrics.UPDATES.labels(outcome="duplicate" if handled.duplicate else "handled").inc()
+        # the update has committed: from here on nothing may fail it (the person would be told to
+        # try again a step that is done); each send failure is contained and retried (delivery.py)
         if query is not None:
             try:
                 await query.answer(text=handled.toasts[0] if handled.toasts else None)
-            except TelegramError as exc:
+            except Exception as exc:
                 log.info("could not answer a callback query: %s", type(exc).__name__)
         await self.delivery.deliverer.deliver(handled.replies)
         await self.delivery.deliverer.send_direct(handled.direct)
