@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     admin_chat_id: int | None = Field(
         default=None, validation_alias=AliasChoices("KNOTBOT_ADMIN_CHAT_ID", "admin_chat_id")
     )
+    metrics_host: str = Field(
+        default="127.0.0.1", validation_alias=AliasChoices("KNOTBOT_METRICS_HOST", "metrics_host")
+    )
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535, validation_alias=AliasChoices("KNOTBOT_METRICS_PORT", "metrics_port")
     )
@@ -178,8 +181,12 @@ class Settings(BaseSettings):
         if value is None:
             return None
         secret = value.get_secret_value()
-        if not 1 <= len(secret) <= 256 or not all(c.isascii() and (c.isalnum() or c in "_-") for c in secret):
-            raise ValueError("must be 1-256 characters: letters, digits, _ and - (Telegram's rule)")
+        if not all(c.isascii() and (c.isalnum() or c in "_-") for c in secret) or len(secret) > 256:
+            raise ValueError("must be at most 256 characters: letters, digits, _ and - (Telegram's rule)")
+        if len(secret) < MIN_WEBHOOK_SECRET:  # the message never repeats the value: it is a secret
+            raise ValueError(
+                f"is too short: use at least {MIN_WEBHOOK_SECRET} random characters (openssl rand -hex 32)"
+            )
         return value
 
     @property
@@ -222,6 +229,7 @@ class Settings(BaseSettings):
 _TOKEN_PLACEHOLDERS = tuple(
     f"{{{name}}}" for name in ("token", "TOKEN", "bot_token", "BOT_TOKEN", "bot-token", "BOT-TOKEN")
 )
+MIN_WEBHOOK_SECRET = 16  # anyone who has the webhook URL and guesses it can post updates as anybody
 _TOKEN_SHAPE = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
 _DATABASE_EXAMPLES = "sqlite+aiosqlite:///knotbot.db or postgresql+asyncpg://user:password@host/db"
 
@@ -278,6 +286,7 @@ _ENV_NAMES = {
     "retention_days": "KNOTBOT_RETENTION_DAYS",
     "admin_chat_id": "KNOTBOT_ADMIN_CHAT_ID",
     "metrics_port": "KNOTBOT_METRICS_PORT",
+    "metrics_host": "KNOTBOT_METRICS_HOST",
     "log_salt": "KNOTBOT_LOG_SALT",
     "flood_limit": "KNOTBOT_FLOOD_LIMIT",
     "lease_seconds": "KNOTBOT_LEASE_SECONDS",

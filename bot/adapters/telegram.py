@@ -378,7 +378,7 @@ class TelegramBot:
         await ensure_current(self.core.db, migrate=self.core.db.is_sqlite)  # SQLite migrates itself
         port = self.core.settings.metrics_port
         if port is not None and self.metrics_server is None:
-            server = metrics.MetricsServer(port)
+            server = metrics.MetricsServer(port, host=self.core.settings.metrics_host)
             try:
                 await server.start()
             except OSError as exc:  # the port is taken, or not ours to use: a setting to fix
