@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bot.adapters import telegram as telegram_adapter
 from bot.logging_setup import PINNED_LOGGERS, configure_logging
 from bot.service import to_datetime
 from bot.settings import Settings
@@ -25,6 +26,7 @@ from bot.storage.db import Database
 from bot.storage.models import CheckinAnswer, ScheduledMessage
 from bot.storage.repositories import People, Schedule
 from tests.fakebotapi import FakeBotAPI, FakeUser
+from tests.test_odd_input import telegram_bot
 from tests.test_telegram_e2e import api, make_settings, running_bot, to_hold  # noqa: F401 - fixtures
 
 
@@ -203,3 +205,30 @@ async def test_a_send_that_fails_in_an_unexpected_way_is_retried_and_the_rest_go
             assert (first, second) == ("sent", "sent") and first_tries == 2
     finally:
         await db.dispose()
+
+
+async def test_group_bookkeeping_in_memory_is_bounded_and_each_group_still_gets_one_note(
+    api: FakeBotAPI, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(telegram_adapter, "GROUPS_KEPT", 2)
+    settings = make_settings()
+    gil = api.user(4401, "Gil")
+    async with running_bot(settings) as app:
+        for _round in range(2):
+            for group in range(5):
+                chat = {"id": -4500 - group, "type": "group", "title": "Knot friends"}
+                await gil.send_update(
+                    {
+                        "message": {
+                            "message_id": 1,
+                            "chat": chat,
+                            "date": int(time.time()),
+                            "text": "hi",
+                            "from": gil.user_dict(),
+                        }
+                    }
+                )
+        await gil.wait_idle()
+        assert len(telegram_bot(app)._groups_seen) == 2
+    for group in range(5):
+        assert len(api.sent_messages(chat_id=-4500 - group)) == 1, "the table still says each was told"

@@ -16,6 +16,7 @@ import logging
 import os
 import traceback
 import warnings
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -59,6 +60,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 CAPTION_LIMIT = 1024
+GROUPS_KEPT = 10_000  # groups remembered in memory; older ones are looked up in group_chats again
 # the command menu (setMyCommands): command and the string key of its description
 COMMANDS = (
     ("massage", "menu.massage"),
@@ -256,14 +258,19 @@ class TelegramBot:
     delivery: Delivery
     flood: FloodGate | None = field(default_factory=FloodGate)  # None: no flood control
     metrics_server: metrics.MetricsServer | None = None
-    _groups_seen: set[int] = field(default_factory=set)
+    # groups told "private chats only" that this process knows of, most recent last (bounded: the
+    # table is the truth, this only spares a chatty group's every message a database write)
+    _groups_seen: OrderedDict[int, None] = field(default_factory=OrderedDict)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Gatekeeping (groups, floods, odd updates) in memory, then :meth:`handle` in one transaction."""
         chat = update.effective_chat
         user = update.effective_user
+        if chat is not None and chat.type == ChatType.CHANNEL:
+            metrics.UPDATES.labels(outcome="ignored").inc()  # the bot never posts into a channel
+            return
         if chat is not None and chat.type != ChatType.PRIVATE:
-            await self._private_only(chat.id, context)  # groups and channels: one note, then nothing
+            await self._private_only(chat.id, context)  # groups: one note, then nothing
             return
         if chat is None or user is None or user.id != chat.id:
             metrics.UPDATES.labels(outcome="ignored").inc()  # a private chat's user is the chat itself
@@ -319,13 +326,16 @@ class TelegramBot:
         """Say once per group or channel, across restarts, that the bot works in private chats."""
         metrics.UPDATES.labels(outcome="group").inc()
         if chat_id in self._groups_seen:
+            self._groups_seen.move_to_end(chat_id)
             return  # known in this process: no database write for a chatty group
 
         async def work(session: AsyncSession) -> bool:
             return await GroupChats(session).first_time(str(chat_id))
 
         first: bool = await self.core.db.run(work)
-        self._groups_seen.add(chat_id)
+        self._groups_seen[chat_id] = None
+        while len(self._groups_seen) > GROUPS_KEPT:
+            self._groups_seen.popitem(last=False)
         if first:
             await self._note(context, chat_id, "group.private_only")
 
