@@ -158,6 +158,14 @@ async def test_debug_logs_hold_nothing_personal_and_a_broken_update_is_skipped_o
         await zed.wait_for("How does the knot feel")
         await zed.send_command("frobnicatexyz")
         await zed.wait_for("frobnicatexyz")
+        await zed.press("Softer")
+        await zed.wait_for("What next?")
+        await zed.press("Finish")
+        await zed.wait_for("check in later")
+        await zed.press("Yes, check in")
+        await zed.wait_for("time zone")
+        await zed.send_text("Reykjavik")
+        await zed.wait_for("Your time zone is Atlantic/Reykjavik")
         await zed.press_data("k1:0:fu.chk:1:upper_back:0:same")  # forged
         polls_before = len(api.calls_to("getUpdates"))
         broken = await zed.send_update(
@@ -170,7 +178,16 @@ async def test_debug_logs_hold_nothing_personal_and_a_broken_update_is_skipped_o
     logs = debug_logs()
     assert logging.getLogger().level == logging.DEBUG, "the test must really run at DEBUG"
     assert "level=INFO logger=telegram.ext.Application Application started" in logs
-    secrets = [str(SECRET_ID), FIRST, LAST, HANDLE, TYPED, "quizzaciously", token.get_secret_value()]
+    secrets = [
+        str(SECRET_ID),
+        FIRST,
+        LAST,
+        HANDLE,
+        TYPED,
+        "quizzaciously",
+        "Reykjavik",
+        token.get_secret_value(),
+    ]
     secrets.append(token.get_secret_value().split(":", 1)[1])
     leaks = [s for s in secrets if s in logs]
     assert not leaks, [line for line in logs.splitlines() if any(s in line for s in leaks)][:5]
