@@ -73,6 +73,10 @@ class Paced(Protocol):
         """Seconds until a send to ``chat_id`` would not wait for that chat's pacing (0: now)."""
         ...
 
+    def pace(self, chat_id: str) -> float:
+        """Seconds between two sends to ``chat_id`` once its burst is used up."""
+        ...
+
 
 class Blocked(Exception):
     """The person blocked the bot (Telegram 403): stop writing to them."""
@@ -100,6 +104,7 @@ class _Batch:
     """What one :meth:`Deliverer.deliver` call learnt about each person so far."""
 
     dispatched: bool
+    defer_paced: bool
     blocked: set[int] = field(default_factory=set)
     held: dict[int, datetime] = field(default_factory=dict)  # person -> due time of a message that goes first
     paced: dict[int, float] = field(default_factory=dict)  # person -> their chat's pacing interval
@@ -125,16 +130,22 @@ class Deliverer:
         self.on_retry: Callable[[datetime], None] | None = None  # the waker, set by the runtime
         self.pacing = transport if isinstance(transport, Paced) else None
 
-    async def deliver(self, rows: list[Outgoing], *, dispatched: bool = False) -> None:
+    async def deliver(
+        self, rows: list[Outgoing], *, dispatched: bool = False, defer_paced: bool = False
+    ) -> None:
         """Send ``rows`` in order; a failure of one row never stops the others.
 
         ``dispatched`` (the dispatcher's batches, claimed a while ago): each row's claim is checked
         just before it is sent, so a row cancelled or erased meanwhile (/cancel, /delete) is not
-        sent; and a row whose chat would have to wait for its own pacing is not waited for: it and
-        that person's later rows of the batch go back to pending, one pacing interval apart, and
-        the other chats' rows go on, so one busy chat never holds up anybody else's messages.
+        sent. With ``dispatched`` or ``defer_paced`` (replies when updates are handled one at a
+        time: polling), a row whose chat would have to wait for its own pacing is not waited for:
+        it and that person's later rows go back to pending, one pacing interval apart, for the
+        dispatcher, and the other chats' rows (and updates) go on, so one busy chat never holds up
+        anybody else's messages. Replies of a person who has rows waiting for that go after them.
         """
-        batch = _Batch(dispatched=dispatched)
+        batch = _Batch(dispatched=dispatched, defer_paced=dispatched or defer_paced)
+        if defer_paced and not dispatched and self.pacing is not None:
+            await self._behind_paced(rows, batch)
         for row in rows:
             try:
                 await self._deliver_one(row, batch)
@@ -155,7 +166,7 @@ class Deliverer:
                 batch.held[person] += timedelta(seconds=step)
                 await self._hold_back(row, batch.held[person], PACED, after=timedelta(0))
             return
-        wait = self.pacing.paced_for(row.chat_id) if batch.dispatched and self.pacing is not None else 0.0
+        wait = self.pacing.paced_for(row.chat_id) if batch.defer_paced and self.pacing is not None else 0.0
         if wait > 0:
             due = to_datetime(self.clock()) + timedelta(seconds=wait)
             await self._hold_back(row, due, PACED, after=timedelta(0))
@@ -178,6 +189,19 @@ class Deliverer:
             batch.held[person] = retry_at
             if self.on_retry is not None:
                 self.on_retry(retry_at)
+
+    async def _behind_paced(self, rows: list[Outgoing], batch: _Batch) -> None:
+        """Replies of people whose earlier messages wait for their chat's pacing go after those."""
+        assert self.pacing is not None
+        for person, chat in {row.person_id: row.chat_id for row in rows}.items():
+
+            async def work(session: AsyncSession, person: int = person) -> datetime | None:
+                return await ScheduleRepo(session).paced_until(person)
+
+            until: datetime | None = await self.db.run(work)
+            if until is not None:
+                batch.held[person] = until
+                batch.paced[person] = self.pacing.paced_for(chat) or self.pacing.pace(chat)
 
     async def _still_ours(self, row: Outgoing, *, always: bool = False) -> bool:
         """True if this process still holds the row's claim, renewing the lease when it is old.

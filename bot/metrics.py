@@ -29,7 +29,9 @@ HANDLER_SECONDS = Histogram(
     "Time to handle one update: transaction, button answer and replies",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-ERRORS = Counter("knotbot_errors", "Errors, by where they happened: update, dispatch, delivery, retention", ["where"])
+ERRORS = Counter(
+    "knotbot_errors", "Errors, by where they happened: update, dispatch, delivery, retention", ["where"]
+)
 SCHEDULED = Counter(
     "knotbot_scheduled_messages",
     "Rows of scheduled_messages by event: due (claimed to send), sent, retried, failed, dropped, blocked, "

@@ -56,7 +56,11 @@ class SendLimiter:
         limiter = self._chats.get(chat_id)
         if limiter is None or limiter.has_capacity():
             return 0.0
-        return limiter.time_period / limiter.max_rate
+        return self.pace(chat_id)
+
+    def pace(self, chat_id: int) -> float:
+        """Seconds between two sends to one chat once its burst is used up (one a second)."""
+        return 1.0
 
     async def acquire(self, chat_id: int) -> None:
         await self._wait_out_pause()

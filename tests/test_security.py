@@ -249,3 +249,32 @@ async def test_group_bookkeeping_in_memory_is_bounded_and_each_group_still_gets_
         assert len(telegram_bot(app)._groups_seen) == 2
     for group in range(5):
         assert len(api.sent_messages(chat_id=-4500 - group)) == 1, "the table still says each was told"
+
+
+async def test_replies_waiting_for_their_chats_pacing_do_not_hold_up_other_peoples_updates(
+    api: FakeBotAPI, make_settings: Callable[..., Settings]
+) -> None:
+    """Polling handles one update at a time. One person's quick commands need more replies than
+    their chat's burst; the replies past it go to the dispatcher at their chat's pace (in order)
+    instead of being waited for, so another person's update, fetched behind them, is answered
+    before the first person's last reply."""
+    settings = make_settings(chat_burst=2)
+    commands = ("about", "privacy", "help")  # 2, 1 and 2 replies
+    async with running_bot(settings):
+        kim, bo = api.user(4601, "Kim"), api.user(4602, "Bo")
+        await kim.send_command("help")  # the burst is used up by the end of these
+        await kim.wait_for("/massage")
+        for command in commands:
+            await kim.send_command(command)
+        await bo.send_command("about")
+        await bo.wait_for("knot")
+        await kim.wait_idle(quiet=1.5, timeout=20)  # the rest of Kim's replies, at her chat's pace
+    sent = api.calls_to("sendMessage", ok=True)  # in the order Telegram got them
+    kims = [i for i, c in enumerate(sent) if c.params["chat_id"] == kim.id]
+    bos = [i for i, c in enumerate(sent) if c.params["chat_id"] == bo.id]
+    assert len(kims) == 7, [c.params["text"][:20] for c in sent]
+    assert bos and bos[0] < kims[-1], "Bo was not held up behind Kim's paced replies"
+    texts = [c.params["text"] for c in sent if c.params["chat_id"] == kim.id]
+    assert texts[-2:] == texts[:2], "Kim's replies keep the order of her commands (help ... help)"
+    assert texts[2].startswith("What is a muscle knot"), texts
+    assert texts[4].startswith("What I keep about you"), texts

@@ -119,6 +119,9 @@ class TelegramTransport:
         sends other chats' messages meanwhile)."""
         return self.limiter.paced_for(int(chat_id))
 
+    def pace(self, chat_id: str) -> float:
+        return self.limiter.pace(int(chat_id))
+
     async def send(self, chat_id: str, message: effects.Message, attachment: Rendered | None = None) -> None:
         try:
             await self._send(int(chat_id), message, attachment)
@@ -258,6 +261,9 @@ class TelegramBot:
     delivery: Delivery
     flood: FloodGate | None = field(default_factory=FloodGate)  # None: no flood control
     metrics_server: metrics.MetricsServer | None = None
+    # polling handles one update at a time: a reply waiting for its chat's pacing would hold up
+    # everybody's next update, so it goes to the dispatcher instead (webhook requests run side by side)
+    defer_paced_replies: bool = False
     # groups told "private chats only" that this process knows of, most recent last (bounded: the
     # table is the truth, this only spares a chatty group's every message a database write)
     _groups_seen: OrderedDict[int, None] = field(default_factory=OrderedDict)
@@ -311,7 +317,7 @@ class TelegramBot:
                 await query.answer(text=handled.toasts[0] if handled.toasts else None)
             except Exception as exc:
                 log.info("could not answer a callback query: %s", type(exc).__name__)
-        await self.delivery.deliverer.deliver(handled.replies)
+        await self.delivery.deliverer.deliver(handled.replies, defer_paced=self.defer_paced_replies)
         await self.delivery.deliverer.send_direct(handled.direct)
         self.delivery.waker.wake_at(handled.scheduled_first)
 
@@ -530,7 +536,12 @@ def build_application(
     )
     delivery = build_delivery(core, transport, application.job_queue.scheduler)
     limit = settings.flood_limit
-    bot = TelegramBot(core=core, delivery=delivery, flood=FloodGate(limit=limit) if limit else None)
+    bot = TelegramBot(
+        core=core,
+        delivery=delivery,
+        flood=FloodGate(limit=limit) if limit else None,
+        defer_paced_replies=polling,
+    )
     application.add_handler(TypeHandler(Update, bot.on_update))
     application.add_error_handler(bot.on_error)
     application.post_init = bot.post_init

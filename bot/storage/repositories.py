@@ -366,6 +366,16 @@ class Schedule:
                 )
         return out
 
+    async def paced_until(self, person_id: int) -> datetime | None:
+        """When the last of the person's messages moved behind their chat's pacing is due (pending,
+        or claimed and about to go), or None: a new reply goes after it."""
+        query = select(func.max(ScheduledMessage.due_at)).where(
+            ScheduledMessage.person_id == person_id,
+            ScheduledMessage.status.in_([PENDING, CLAIMED]),
+            ScheduledMessage.last_error == PACED,
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
     async def first_pending(self, person_id: int, prefix: str) -> ScheduledMessage | None:
         """This person's earliest pending row whose key starts with ``prefix``."""
         query = (
