@@ -16,9 +16,9 @@ import contextvars
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,7 +40,7 @@ from bot.service import Outgoing, to_datetime
 from bot.storage.db import Database
 from bot.storage.leader import Leader, SoleLeader
 from bot.storage.models import Person, ScheduledMessage
-from bot.storage.repositories import CANCELLED, DROPPED, FAILED, SENT, People
+from bot.storage.repositories import CANCELLED, DROPPED, FAILED, PACED, SENT, People
 from bot.storage.repositories import Schedule as ScheduleRepo
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,19 @@ class Transport(Protocol):
     async def send(self, chat_id: str, message: Message, attachment: Rendered | None = None) -> None: ...
 
 
+@runtime_checkable
+class Paced(Protocol):
+    """A transport that paces each chat (Telegram: about one message a second after a burst)."""
+
+    def paced_for(self, chat_id: str) -> float:
+        """Seconds until a send to ``chat_id`` would not wait for that chat's pacing (0: now)."""
+        ...
+
+    def pace(self, chat_id: str) -> float:
+        """Seconds between two sends to ``chat_id`` once its burst is used up."""
+        ...
+
+
 class Blocked(Exception):
     """The person blocked the bot (Telegram 403): stop writing to them."""
 
@@ -86,6 +99,17 @@ def backoff(attempts: int) -> float:
     return float(min(300, 2 ** max(0, attempts - 1)))
 
 
+@dataclass
+class _Batch:
+    """What one :meth:`Deliverer.deliver` call learnt about each person so far."""
+
+    dispatched: bool
+    defer_paced: bool
+    blocked: set[int] = field(default_factory=set)
+    held: dict[int, datetime] = field(default_factory=dict)  # person -> due time of a message that goes first
+    paced: dict[int, float] = field(default_factory=dict)  # person -> their chat's pacing interval
+
+
 class Deliverer:
     """Sends claimed rows in order and records each outcome."""
 
@@ -104,45 +128,96 @@ class Deliverer:
         self.lease = lease  # a claim with less than half of this left is renewed before sending
         self.attachments = attachments or Attachments()
         self.on_retry: Callable[[datetime], None] | None = None  # the waker, set by the runtime
+        self.pacing = transport if isinstance(transport, Paced) else None
 
-    async def deliver(self, rows: list[Outgoing]) -> None:
-        blocked: set[int] = set()
-        held: dict[int, datetime] = {}  # person -> due time of a message that must go first
+    async def deliver(
+        self, rows: list[Outgoing], *, dispatched: bool = False, defer_paced: bool = False
+    ) -> None:
+        """Send ``rows`` in order; a failure of one row never stops the others.
+
+        ``dispatched`` (the dispatcher's batches, claimed a while ago): each row's claim is checked
+        just before it is sent, so a row cancelled or erased meanwhile (/cancel, /delete) is not
+        sent. With ``dispatched`` or ``defer_paced`` (replies when updates are handled one at a
+        time: polling), a row whose chat would have to wait for its own pacing is not waited for:
+        it and that person's later rows go back to pending, one pacing interval apart, for the
+        dispatcher, and the other chats' rows (and updates) go on, so one busy chat never holds up
+        anybody else's messages. Replies of a person who has rows waiting for that go after them.
+        """
+        batch = _Batch(dispatched=dispatched, defer_paced=dispatched or defer_paced)
+        if defer_paced and not dispatched and self.pacing is not None:
+            await self._behind_paced(rows, batch)
         for row in rows:
-            if row.person_id in blocked:
-                continue
-            if row.person_id in held:
-                await self._hold_back(row, held[row.person_id])
-                continue
-            if not await self._still_ours(row):
-                # the lease ran out before this process got to it (an overloaded process) and
-                # another one claimed the row: it sends it, so sending here too would double it
-                log.info("claim expired before sending; left to its new owner kind=%s", row.kind)
-                metrics.record_outcome("claim_lost", retried=False)
-                continue
-            outcome, error, retry_after = await self._send(row)
-            if outcome == "blocked":
-                blocked.add(row.person_id)
-            due = await self._settle(row, outcome, error, retry_after)
-            if due is not None:
-                held[row.person_id] = due
-                if self.on_retry is not None:
-                    self.on_retry(due)
+            try:
+                await self._deliver_one(row, batch)
+            except Exception as exc:  # the database failed (say): the row stays claimed and is sent
+                # again when its lease runs out; the rest of the replies and of the batch go on
+                metrics.ERRORS.labels(where="delivery").inc()
+                log.warning("could not deliver a message kind=%s error=%s", row.kind, type(exc).__name__)
 
-    async def _still_ours(self, row: Outgoing) -> bool:
+    async def _deliver_one(self, row: Outgoing, batch: _Batch) -> None:
+        person = row.person_id
+        if person in batch.blocked:
+            return
+        if person in batch.held:
+            step = batch.paced.get(person)
+            if step is None:
+                await self._hold_back(row, batch.held[person])
+            else:  # one pacing interval after the one before: each comes due when it can go
+                batch.held[person] += timedelta(seconds=step)
+                await self._hold_back(row, batch.held[person], PACED, after=timedelta(0))
+            return
+        wait = self.pacing.paced_for(row.chat_id) if batch.defer_paced and self.pacing is not None else 0.0
+        if wait > 0:
+            due = to_datetime(self.clock()) + timedelta(seconds=wait)
+            await self._hold_back(row, due, PACED, after=timedelta(0))
+            metrics.SCHEDULED.labels(event="paced").inc()
+            batch.held[person], batch.paced[person] = due, wait
+            if self.on_retry is not None:
+                self.on_retry(due)
+            return
+        if not await self._still_ours(row, always=batch.dispatched):
+            # cancelled or erased meanwhile, or the lease ran out before this process got to it (an
+            # overloaded process) and another one claimed the row: sending here too would double it
+            log.info("claim no longer ours before sending; not sent here kind=%s", row.kind)
+            metrics.record_outcome("claim_lost", retried=False)
+            return
+        outcome, error, retry_after = await self._send(row)
+        if outcome == "blocked":
+            batch.blocked.add(person)
+        retry_at = await self._settle(row, outcome, error, retry_after)
+        if retry_at is not None:
+            batch.held[person] = retry_at
+            if self.on_retry is not None:
+                self.on_retry(retry_at)
+
+    async def _behind_paced(self, rows: list[Outgoing], batch: _Batch) -> None:
+        """Replies of people whose earlier messages wait for their chat's pacing go after those."""
+        assert self.pacing is not None
+        for person, chat in {row.person_id: row.chat_id for row in rows}.items():
+
+            async def work(session: AsyncSession, person: int = person) -> datetime | None:
+                return await ScheduleRepo(session).paced_until(person)
+
+            until: datetime | None = await self.db.run(work)
+            if until is not None:
+                batch.held[person] = until
+                batch.paced[person] = self.pacing.paced_for(chat) or self.pacing.pace(chat)
+
+    async def _still_ours(self, row: Outgoing, *, always: bool = False) -> bool:
         """True if this process still holds the row's claim, renewing the lease when it is old.
 
-        A fresh claim (the usual case: replies go out milliseconds after their commit) costs
-        nothing; one with less than half a lease left is extended in one conditional UPDATE,
-        which fails if another process has re-claimed the row meanwhile.
+        A fresh claim of a reply (the usual case: replies go out milliseconds after their commit)
+        costs nothing unless ``always``; otherwise the claim is checked and extended in one
+        conditional UPDATE, which fails if the row was cancelled or erased, or another process has
+        re-claimed it meanwhile.
         """
         if row.claimed_until is None:
             return True
         lease = row.lease or self.lease
         now = to_datetime(self.clock())
-        if row.claimed_until - now >= lease / 2:
+        if row.claimed_until - now >= lease / 2 and not always:
             return True
-        lease_until = now + lease
+        lease_until = max(now + lease, row.claimed_until)
 
         async def work(session: AsyncSession) -> bool:
             return await ScheduleRepo(session).renew(row.row_id, lease_until, attempt=row.attempt)
@@ -150,16 +225,19 @@ class Deliverer:
         renewed: bool = await self.db.run(work)
         return renewed
 
-    async def _hold_back(self, row: Outgoing, due: datetime) -> None:
-        """Keep one person's messages in order: wait behind the earlier one being retried."""
+    async def _hold_back(
+        self,
+        row: Outgoing,
+        due: datetime,
+        reason: str = "after an earlier message",
+        after: timedelta = AFTER_EARLIER,  # just after it, whatever the two rows' ids
+    ) -> None:
+        """Keep one person's messages in order: back to pending at ``due`` (+ ``after``), keeping
+        when it was first due, so the person's later messages wait behind it."""
 
         async def work(session: AsyncSession) -> None:
             await ScheduleRepo(session).retry_later(
-                row.row_id,
-                due + AFTER_EARLIER,  # just after it, whatever the two rows' ids
-                "after an earlier message",
-                attempt=row.attempt,
-                keep_first_due=True,
+                row.row_id, due + after, reason, attempt=row.attempt, keep_first_due=True
             )
 
         await self.db.run(work)
@@ -183,6 +261,11 @@ class Deliverer:
             return "retry", str(exc)[:200], exc.retry_after
         except PermanentFailure as exc:
             return "failed", str(exc)[:200], None
+        except Exception as exc:  # not a Telegram error (a bug, a broken proxy): tried again later
+            log.warning(
+                "send failed unexpectedly kind=%s error=%s; trying again later", row.kind, type(exc).__name__
+            )
+            return "retry", f"unexpected {type(exc).__name__}", None
         return "sent", None, None
 
     async def _settle(
@@ -270,7 +353,7 @@ class Dispatcher:
                 ]
                 for note in notes:  # the note comes before what is still worth sending
                     await self._send_note(note)
-                await self.deliverer.deliver(rows)
+                await self.deliverer.deliver(rows, dispatched=True)
 
     def _dropped_note(self) -> Message:
         return Message(self.content.text("hold.dropped"))
@@ -304,11 +387,16 @@ class Dispatcher:
                     await schedule.settle(row.id, FAILED, now, "person inactive")
                     continue
                 first_due = row.first_due_at or row.due_at  # a retried row is as late as its plan
-                late = (now - first_due).total_seconds()
+                # ... but waiting for its own chat's pacing does not count (it would have waited
+                # for it just the same if the dispatcher had not sent other chats' rows meanwhile)
+                planned = row.due_at if row.last_error == PACED else first_due
+                late = (now - planned).total_seconds()
                 lags.append(late)
                 message = message_from_payload(row.payload)
                 if row.kind in FOLLOWUP_KINDS:
-                    worded, was_dropped = await self._followup_now(schedule, row, person, message, now)
+                    worded, was_dropped = await self._followup_now(
+                        schedule, row, person, message, now, planned
+                    )
                     if was_dropped:
                         dropped.append(row.id)
                     if worded is None:  # moved, cancelled or dropped
@@ -321,12 +409,14 @@ class Dispatcher:
                         dropped_for[person.id] = person.chat_id
                     continue
                 earlier = retrying.get(row.person_id)
-                if earlier is not None and earlier[0] < first_due:
-                    # an earlier message of theirs failed and waits for its next try: this one goes
-                    # just after it (never due now, so this dispatch run does not claim it again)
-                    after = max(earlier[1], now) + AFTER_EARLIER
+                if earlier is not None and earlier.before(first_due, row.id):
+                    # an earlier message of theirs failed or waits for its chat's pacing: this one
+                    # goes just after all of those (never due now, so this dispatch run does not
+                    # claim it again)
+                    after = max(earlier.last_due, now) + AFTER_EARLIER
+                    reason = PACED if earlier.paced else "after an earlier message"
                     await schedule.retry_later(
-                        row.id, after, "after an earlier message", attempt=row.attempts, keep_first_due=True
+                        row.id, after, reason, attempt=row.attempts, keep_first_due=True
                     )
                     continue
                 out.append(
@@ -349,7 +439,13 @@ class Dispatcher:
         return result
 
     async def _followup_now(
-        self, schedule: ScheduleRepo, row: ScheduledMessage, person: Person, message: Message, now: datetime
+        self,
+        schedule: ScheduleRepo,
+        row: ScheduledMessage,
+        person: Person,
+        message: Message,
+        now: datetime,
+        planned: datetime,
     ) -> tuple[Message | None, bool]:
         """A claimed follow-up: the message to send now (reworded if late), or None if it was
         cancelled (follow-ups off), moved out of quiet hours (pending again) or dropped; and
@@ -360,7 +456,7 @@ class Dispatcher:
         verdict = late_followup(
             row.kind,
             message.text,
-            row.first_due_at or row.due_at,  # a retried follow-up is as late as its plan
+            planned,  # a retried follow-up is as late as its plan
             now,
             person.profile(),
             self.content,

@@ -28,10 +28,21 @@ def redact(text: str) -> str:
     return BARE_TOKEN.sub("<token>", TOKEN_IN_URL.sub("bot<token>", text))
 
 
+# PTB's own lines that quote what Telegram sent (every text, name and id of a batch): their words
+# are kept, what they quote is not (bot.adapters.updates skips such updates before PTB sees them)
+RAW_DATA_LINES = ("Error while parsing updates!", "Something went wrong processing the data")
+
+
 class RedactingFilter(logging.Filter):
-    """Masks tokens in the formatted message of every record."""
+    """Masks tokens in the formatted message of every record; PTB's raw-update lines lose their data."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        raw_line = next((p for p in RAW_DATA_LINES if str(record.msg).startswith(p)), None)
+        if raw_line is not None and record.name.startswith("telegram"):
+            error = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else "?"
+            record.msg, record.args = "%s (data not logged) error=%s", (raw_line, error)
+            record.exc_info = record.exc_text = None
+            return True
         message = record.getMessage()
         clean = redact(message)
         if clean != message:
@@ -114,9 +125,23 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL at INFO; keep it quiet unless debugging
-    logging.getLogger("httpx").setLevel(logging.WARNING if level != "DEBUG" else logging.DEBUG)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # migrations say what they do only on error
+    for name, pinned in PINNED_LOGGERS.items():  # whatever the level: see PINNED_LOGGERS
+        logging.getLogger(name).setLevel(max(pinned, logging.getLevelName(level)))
     # PTB logs whole updates (message text, names) at DEBUG: never below INFO, even when debugging
     logging.getLogger("telegram").setLevel(logging.INFO if level == "DEBUG" else logging.WARNING)
+
+
+# third-party loggers that print what passes through them, pinned at WARNING at every
+# KNOTBOT_LOG_LEVEL (DEBUG included): below it they write request URLs with the bot token in them
+# (httpx, httpcore), SQL statements with their parameters: ids, the person's state
+# (aiosqlite, sqlalchemy, asyncpg), or job arguments (apscheduler)
+PINNED_LOGGERS = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "aiosqlite": logging.WARNING,
+    "sqlalchemy": logging.WARNING,
+    "asyncpg": logging.WARNING,
+    "apscheduler": logging.WARNING,
+    "alembic": logging.WARNING,  # migrations say what they do only on error
+    "hpack": logging.WARNING,
+}

@@ -29,17 +29,26 @@ HANDLER_SECONDS = Histogram(
     "Time to handle one update: transaction, button answer and replies",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-ERRORS = Counter("knotbot_errors", "Errors, by where they happened: update, dispatch, retention", ["where"])
+ERRORS = Counter(
+    "knotbot_errors", "Errors, by where they happened: update, dispatch, delivery, retention", ["where"]
+)
 SCHEDULED = Counter(
     "knotbot_scheduled_messages",
     "Rows of scheduled_messages by event: due (claimed to send), sent, retried, failed, dropped, blocked, "
-    "claim_lost (its lease ran out before sending; another process sends it)",
+    "claim_lost (its lease ran out before sending; another process sends it), capped (not planned: the "
+    "person already had KNOTBOT_MAX_PENDING_PER_KIND of that kind pending), paced (moved behind its chat's "
+    "per-chat pacing so other chats go first)",
     ["event"],
 )
 DISPATCH_LAG = Histogram(
     "knotbot_dispatch_lag_seconds",
     "How late a timed message was when the dispatcher claimed it (claim time - due time)",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+)
+WEBHOOK_REFUSED = Counter(
+    "knotbot_webhook_refused",
+    "Webhook requests refused, by reason: secret (403), too_large (413), slow (408), not_an_update (400)",
+    ["reason"],
 )
 PRUNED = Counter("knotbot_pruned_rows", "Rows removed by the retention job, by table", ["table"])
 STARTED = Gauge("knotbot_started_at_seconds", "When this process started (Unix time)")
@@ -48,12 +57,13 @@ STARTED.set_to_current_time()
 HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
 _MAX_REQUEST_LINE = 8192
+_MAX_HEADER_LINES = 100
 
 
 class MetricsServer:
     """``GET /healthz`` (JSON, 200) and ``GET /metrics`` (Prometheus text) on ``host:port``."""
 
-    def __init__(self, port: int, host: str = "0.0.0.0") -> None:
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
         self.port = port
         self.host = host
         self._server: asyncio.Server | None = None
@@ -81,9 +91,18 @@ class MetricsServer:
         try:
             async with asyncio.timeout(10):
                 line = await reader.readline()
-                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    pass  # headers: not needed
+                for _ in range(_MAX_HEADER_LINES):  # headers: not needed
+                    if (await reader.readline()) in (b"\r\n", b"\n", b""):
+                        break
+                else:
+                    raise ValueError("too many header lines")
             status, ctype, body = self._answer(line[:_MAX_REQUEST_LINE])
+        except ValueError:  # a line longer than the reader's 64 KiB limit, or endless headers
+            status, ctype, body = "431 Request Header Fields Too Large", "text/plain", b"too large\n"
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
+            writer.close()
+            return
+        try:
             head = (
                 f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
                 "Connection: close\r\n\r\n"

@@ -48,6 +48,20 @@ class SendLimiter:
             self._chats.popitem(last=False)
         return limiter
 
+    def paced_for(self, chat_id: int) -> float:
+        """Seconds until a send to this chat goes out without waiting for its own bucket (0: now).
+
+        A chat's bucket refills one send a second, so a chat that is out of its burst can send
+        again within a second."""
+        limiter = self._chats.get(chat_id)
+        if limiter is None or limiter.has_capacity():
+            return 0.0
+        return self.pace(chat_id)
+
+    def pace(self, chat_id: int) -> float:
+        """Seconds between two sends to one chat once its burst is used up (one a second)."""
+        return 1.0
+
     async def acquire(self, chat_id: int) -> None:
         await self._wait_out_pause()
         await self._chat(chat_id).acquire()

@@ -5,10 +5,13 @@
 - people who have not written for that long and have nothing planned: every row
   about them (as /delete does);
 - ``processed_updates`` older than 7 days (Telegram redelivers for 24 hours at most);
-- settled ``scheduled_messages`` (sent, cancelled, failed, dropped) older than 7 days.
+- settled ``scheduled_messages`` (sent, cancelled, failed, dropped) older than 7 days;
+- ``group_chats`` told "private chats only" longer ago than ``KNOTBOT_RETENTION_DAYS`` (a group
+  the bot is still in gets the note once more).
 
 It runs on the same APScheduler instance that wakes the dispatcher, in one
-transaction per step, so a crash part-way leaves every step either done or not.
+transaction per step (people are erased :data:`PEOPLE_BATCH` at a time, one transaction each,
+until none is left), so a crash part-way leaves every step or batch either done or not.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import metrics
 from bot.service import to_datetime
 from bot.storage.db import Database
-from bot.storage.models import Conversation, Person, ProcessedUpdate, ScheduledMessage
+from bot.storage.models import Conversation, GroupChat, Person, ProcessedUpdate, ScheduledMessage
 from bot.storage.privacy import forget_person, personal_tables
 from bot.storage.repositories import CANCELLED, CLAIMED, DROPPED, FAILED, PENDING, SENT
 
@@ -39,6 +42,7 @@ BOOKKEEPING_DAYS = 7
 # per-person tables that are not "session details": they live as long as the person does
 KEPT_WITH_PERSON = frozenset({"conversations", "scheduled_messages"})
 JOB_ID = "knotbot-retention"
+PEOPLE_BATCH = 1000  # people erased per transaction; a run goes on until none is left
 
 
 @dataclass
@@ -70,10 +74,12 @@ class Retention:
         *,
         days: int = DEFAULT_RETENTION_DAYS,
         clock: Callable[[], float] = time.time,
+        batch: int = PEOPLE_BATCH,
     ) -> None:
         self.db = db
         self.days = days
         self.clock = clock
+        self.batch = batch
         self.scheduler: Any = None
         self._running: set[asyncio.Task[object]] = set()
 
@@ -132,9 +138,15 @@ class Retention:
 
         async def gone(session: AsyncSession) -> Pruned:
             done = Pruned()
-            for person_id in await self._gone_people(session, cutoff):
+            for person_id in await self._gone_people(session, cutoff, self.batch):
                 await forget_person(session, person_id)
                 done.add("people", 1)
+            return done
+
+        async def groups(session: AsyncSession) -> Pruned:
+            done = Pruned()
+            result = await session.execute(delete(GroupChat).where(GroupChat.noticed_at < cutoff))
+            done.add("group_chats", _count(result))
             return done
 
         async def updates(session: AsyncSession) -> Pruned:
@@ -158,18 +170,22 @@ class Retention:
             return done
 
         pruned = Pruned()
-        for step in (details, gone, updates, settled):
-            done: Pruned = await self.db.run(step)  # one transaction per step
-            for table, n in done.rows.items():
-                pruned.add(table, n)
+        for step in (details, gone, updates, settled, groups):
+            while True:
+                done: Pruned = await self.db.run(step)  # one transaction per step (or batch)
+                for table, n in done.rows.items():
+                    pruned.add(table, n)
+                if step is not gone or done.rows.get("people", 0) < self.batch:
+                    break
         return pruned
 
     @staticmethod
-    async def _gone_people(session: AsyncSession, cutoff: datetime) -> list[int]:
-        """People with no conversation change since ``cutoff`` and nothing pending or claimed."""
+    async def _gone_people(session: AsyncSession, cutoff: datetime, limit: int) -> list[int]:
+        """Up to ``limit`` people with no conversation change since ``cutoff`` and nothing pending
+        or claimed."""
         planned = exists().where(
             and_(ScheduledMessage.person_id == Person.id, ScheduledMessage.status.in_([PENDING, CLAIMED]))
         )
         recent = exists().where(and_(Conversation.person_id == Person.id, Conversation.updated_at >= cutoff))
-        query = select(Person.id).where(Person.created_at < cutoff, ~planned, ~recent).limit(1000)
+        query = select(Person.id).where(Person.created_at < cutoff, ~planned, ~recent).limit(limit)
         return list((await session.execute(query)).scalars())

@@ -56,6 +56,7 @@ def build_core(
         clock=clock,
         reply_lease=timedelta(seconds=settings.lease_seconds),
         retention_days=settings.retention_days,
+        max_pending_per_kind=settings.max_pending_per_kind,
     )
     attachments = Attachments()  # renderers for message attachments, by spec prefix
     attachments.register("mydata", mydata_renderer(db))  # /mydata: everything stored, as JSON

@@ -9,6 +9,7 @@ when their lease runs out — nothing is lost.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -17,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import metrics
 from bot.domain.content import Content
 from bot.domain.conversation import decide
-from bot.domain.decision import Env
+from bot.domain.decision import CheckStatus, Env
 from bot.domain.effects import (
     Cancel,
     ForgetPerson,
@@ -34,7 +36,8 @@ from bot.domain.effects import (
     Toast,
     message_to_payload,
 )
-from bot.domain.events import Event
+from bot.domain.events import Event, Press
+from bot.domain.followups import parse_check_answer
 from bot.domain.matcher import Matcher
 from bot.domain.progress import progress_message
 from bot.domain.timezones import ZoneMatcher
@@ -45,6 +48,9 @@ from bot.storage.repositories import Conversations, People, Records, Updates
 from bot.storage.repositories import Schedule as ScheduleRepo
 
 REPLY_LEASE = timedelta(seconds=90)  # longer than the rate limiter's worst wait for one reply
+MAX_PENDING_PER_KIND = 10  # KNOTBOT_MAX_PENDING_PER_KIND: planned rows per person and kind
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,7 @@ class ConversationService:
         locate_tz: Callable[[float, float], str | None] | None = None,
         reply_lease: timedelta = REPLY_LEASE,
         retention_days: int = 180,
+        max_pending_per_kind: int = MAX_PENDING_PER_KIND,
     ) -> None:
         self.db = db
         self.content = content
@@ -106,6 +113,7 @@ class ConversationService:
         self.locate_tz = locate_tz or timezone_at
         self.reply_lease = reply_lease  # after this, another process may send a reply this one claimed
         self.retention_days = retention_days
+        self.max_pending_per_kind = max_pending_per_kind
 
     async def handle(
         self,
@@ -139,6 +147,12 @@ class ConversationService:
         conversations = Conversations(session)
         state = await conversations.load(person.id)
         now = self.clock()
+        records = Records(session)
+        checks: dict[str, CheckStatus] = {}
+        answering = parse_check_answer(event.action) if isinstance(event, Press) else None
+        if answering is not None:  # a check answer counts only for a check sent to this person
+            status = await records.check_status(person.id, answering[0])
+            checks = {answering[0].key: status} if status is not None else {}
         env = Env(
             content=self.content,
             matcher=self.matcher,
@@ -148,13 +162,14 @@ class ConversationService:
             zones=self.zones,
             locate_tz=self.locate_tz,
             retention_days=self.retention_days,
+            checks=checks,
         )
         decision = decide(state, event, env)
         await conversations.save(person.id, decision.state, to_datetime(now))
 
         handled = Handled()
         schedule = ScheduleRepo(session)
-        records = Records(session)
+        planned: dict[str, int] = {}  # kind -> rows pending for the person, counted on first use
         reply_tag = f"u{update_id}" if update_id is not None else f"r{uuid.uuid4().hex[:12]}"
         replies: list[tuple[int | None, Message]] = []
         for index, effect in enumerate(decision.effects):
@@ -174,6 +189,14 @@ class ConversationService:
             elif isinstance(effect, Toast):
                 handled.toasts.append(effect.text)
             elif isinstance(effect, Schedule):
+                if effect.kind not in planned:
+                    planned[effect.kind] = await schedule.pending_count(person.id, effect.kind)
+                if planned[effect.kind] >= self.max_pending_per_kind:
+                    # a safety net: the core never plans this many, so someone is forging input
+                    metrics.SCHEDULED.labels(event="capped").inc()
+                    log.warning("pending rows capped; not scheduled kind=%s", effect.kind)
+                    continue
+                planned[effect.kind] += 1
                 due = to_datetime(now + effect.delay)
                 await schedule.add(
                     person.id,

@@ -96,12 +96,21 @@ class Settings(BaseSettings):
     listen_port: int = Field(
         default=8080, ge=1, le=65535, validation_alias=AliasChoices("KNOTBOT_LISTEN_PORT", "listen_port")
     )
+    max_pending_per_kind: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        validation_alias=AliasChoices("KNOTBOT_MAX_PENDING_PER_KIND", "max_pending_per_kind"),
+    )
     # privacy and operating (issue 5): see docs/privacy.md and docs/reliability.md
     retention_days: int = Field(
         default=180, ge=1, le=3650, validation_alias=AliasChoices("KNOTBOT_RETENTION_DAYS", "retention_days")
     )
     admin_chat_id: int | None = Field(
         default=None, validation_alias=AliasChoices("KNOTBOT_ADMIN_CHAT_ID", "admin_chat_id")
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", validation_alias=AliasChoices("KNOTBOT_METRICS_HOST", "metrics_host")
     )
     metrics_port: int | None = Field(
         default=None, ge=0, le=65535, validation_alias=AliasChoices("KNOTBOT_METRICS_PORT", "metrics_port")
@@ -172,8 +181,12 @@ class Settings(BaseSettings):
         if value is None:
             return None
         secret = value.get_secret_value()
-        if not 1 <= len(secret) <= 256 or not all(c.isascii() and (c.isalnum() or c in "_-") for c in secret):
-            raise ValueError("must be 1-256 characters: letters, digits, _ and - (Telegram's rule)")
+        if not all(c.isascii() and (c.isalnum() or c in "_-") for c in secret) or len(secret) > 256:
+            raise ValueError("must be at most 256 characters: letters, digits, _ and - (Telegram's rule)")
+        if len(secret) < MIN_WEBHOOK_SECRET:  # the message never repeats the value: it is a secret
+            raise ValueError(
+                f"is too short: use at least {MIN_WEBHOOK_SECRET} random characters (openssl rand -hex 32)"
+            )
         return value
 
     @property
@@ -216,6 +229,7 @@ class Settings(BaseSettings):
 _TOKEN_PLACEHOLDERS = tuple(
     f"{{{name}}}" for name in ("token", "TOKEN", "bot_token", "BOT_TOKEN", "bot-token", "BOT-TOKEN")
 )
+MIN_WEBHOOK_SECRET = 16  # anyone who has the webhook URL and guesses it can post updates as anybody
 _TOKEN_SHAPE = re.compile(r"[0-9]+:[A-Za-z0-9_-]+")
 _DATABASE_EXAMPLES = "sqlite+aiosqlite:///knotbot.db or postgresql+asyncpg://user:password@host/db"
 
@@ -272,11 +286,13 @@ _ENV_NAMES = {
     "retention_days": "KNOTBOT_RETENTION_DAYS",
     "admin_chat_id": "KNOTBOT_ADMIN_CHAT_ID",
     "metrics_port": "KNOTBOT_METRICS_PORT",
+    "metrics_host": "KNOTBOT_METRICS_HOST",
     "log_salt": "KNOTBOT_LOG_SALT",
     "flood_limit": "KNOTBOT_FLOOD_LIMIT",
     "lease_seconds": "KNOTBOT_LEASE_SECONDS",
     "send_rate": "KNOTBOT_SEND_RATE",
     "chat_burst": "KNOTBOT_CHAT_BURST",
+    "max_pending_per_kind": "KNOTBOT_MAX_PENDING_PER_KIND",
     "webhook_url": "KNOTBOT_WEBHOOK_URL",
     "webhook_secret": "KNOTBOT_WEBHOOK_SECRET",
     "webhook_drop_pending": "KNOTBOT_WEBHOOK_DROP_PENDING",

@@ -377,6 +377,7 @@ class FakeBotAPI:
         self._files_by_path: dict[str, _StoredFile] = {}
         self._file_counter = itertools.count(1)
         self._faults: list[_Fault] = []
+        self._garbled: dict[str, int] = {}  # method -> how many of its next calls get a nonsense answer
         self._delays: dict[str, float] = {}
         self._hangs: list[_Hang] = []
         self._down = False
@@ -624,6 +625,12 @@ class FakeBotAPI:
             retry_after = 1
         self._faults.append(_Fault(method.lower(), error_code, description, retry_after, count))
 
+    def garble_next(self, method: str, count: int = 1) -> None:
+        """Answer the next ``count`` calls of ``method`` with ``ok`` and a result that is not what the
+        method returns, without doing anything (a broken proxy): the client fails in a way that is
+        not a Telegram error."""
+        self._garbled[method.lower()] = self._garbled.get(method.lower(), 0) + count
+
     def clear_faults(self) -> None:
         self._faults.clear()
 
@@ -787,6 +794,9 @@ class FakeBotAPI:
                 await asyncio.sleep(hang.seconds)
             self._check_faults(low, params)
             handler = self._handlers().get(low)
+            if self._garbled.get(low):
+                self._garbled[low] -= 1
+                handler = self._garbage
             if handler is None:
                 if low in _OK_TRUE_METHODS:
                     result: Any = True
@@ -821,6 +831,10 @@ class FakeBotAPI:
         if stored is None or stored.data is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
         return web.Response(body=stored.data, content_type=stored.mime_type or "application/octet-stream")
+
+    @staticmethod
+    async def _garbage(params: JSONDict) -> Any:
+        return "not what this method returns"
 
     def _take_hang(self, method: str) -> _Hang | None:
         for hang in self._hangs:

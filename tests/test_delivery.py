@@ -377,10 +377,69 @@ async def test_a_retried_row_counts_as_waiting_until_it_is_moved_to_a_new_plan(d
             retry_at = first + timedelta(seconds=again)
             await schedule.retry_later(row_id, retry_at, "502", attempt=attempt, keep_first_due=True)
         assert await schedule.retried_first_due([person.id]) == {
-            person.id: (first, first + timedelta(seconds=90))
+            person.id: (first, row_id, first + timedelta(seconds=90), False)
         }
         await schedule.claim_due(first + timedelta(seconds=91), 10, lease)
         await schedule.retry_later(row_id, first + timedelta(hours=10), "quiet hours", attempt=3)
         assert await schedule.retried_first_due([person.id]) == {}
         row = await session.get(ScheduledMessage, row_id)
         assert row is not None and row.first_due_at is None
+
+
+class Exploding(RecordingTransport):
+    """Raises an error that is not a Telegram one (a bug, a broken proxy) for some chats."""
+
+    def __init__(self, broken: set[str]) -> None:
+        super().__init__()
+        self.broken = broken
+
+    async def send(self, chat_id: str, message: Message, attachment: object = None) -> None:
+        if chat_id in self.broken:
+            raise RuntimeError("something nobody expected")
+        await super().send(chat_id, message)
+
+
+async def test_an_unexpected_send_error_is_retried_and_the_batch_goes_on(
+    database, content, matcher, clock
+) -> None:
+    transport = Exploding(broken=set())
+    h = harness(database, content, matcher, transport, clock)
+    await h.to_hold(chat="1", seconds=60)
+    await h.to_hold(chat="2", seconds=60)
+    transport.broken.add("1")
+    clock.advance(61)
+    await h.dispatcher.run_once()  # chat 1's rows fail in a way nobody planned for
+    assert transport.texts("2")[-1].startswith("Time's up"), "the rest of the batch went on"
+    async with database.transaction() as session:
+        person = (await session.execute(select(Person).where(Person.external_id == "1"))).scalar_one()
+        rows = (
+            await session.execute(select(ScheduledMessage).where(ScheduledMessage.person_id == person.id))
+        ).scalars()
+        waiting = [r for r in rows if r.status == "pending"]
+    assert waiting and all(r.last_error for r in waiting), "back to pending, to be tried again"
+    assert not any(r.status == "claimed" for r in waiting)
+    transport.broken.clear()
+    clock.advance(2)  # the backoff of a first retry
+    await h.dispatcher.run_once()
+    assert transport.texts("1")[-1].startswith("Time's up"), "sent on its next try"
+
+
+async def test_rows_already_claimed_are_not_sent_after_delete_or_cancel(
+    database, content, matcher, transport, clock
+) -> None:
+    """The dispatcher claimed a batch; meanwhile /delete erased the person (or /cancel cancelled the
+    hold). What it still holds in memory for them is not sent."""
+    from bot.domain.events import Command as Cmd
+
+    h = harness(database, content, matcher, transport, clock)
+    await h.to_hold(chat="1", seconds=60)
+    await h.to_hold(chat="2", seconds=60)
+    clock.advance(61)
+    rows, _ = await h.dispatcher._claim()
+    assert {r.chat_id for r in rows} == {"1", "2"}
+    await h.send(Cmd("delete"), chat="1")
+    await h.press("Yes, erase", chat="1")
+    await h.send(Cmd("cancel"), chat="2")
+    before = len(transport.sent)
+    await h.deliverer.deliver(rows, dispatched=True)
+    assert transport.sent[before:] == [], [s.message.text[:30] for s in transport.sent[before:]]

@@ -9,13 +9,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain.content import Content
-from bot.domain.decision import Decision, Env
-from bot.domain.effects import Cancel, RecordCheckin, Reply, Schedule, SetProfile
+from bot.domain.decision import CheckStatus, Decision, Env
+from bot.domain.effects import Cancel, RecordCheckin, Reply, Schedule, SetProfile, Toast
 from bot.domain.events import Location, Press
 from bot.domain.followups import (
     DROP,
     MOVE,
     SEND,
+    CheckRef,
     LateVerdict,
     check_prefix_of,
     fold_into_check,
@@ -153,13 +154,22 @@ def test_zone_matcher_nothing(zones: ZoneMatcher, text: str) -> None:
 
 
 class Person(CoreDriver):
-    """A CoreDriver whose profile follows the SetProfile effects, as the database would."""
+    """A CoreDriver whose profile follows the SetProfile effects, as the database would, and which
+    knows the checks the bot sent (every check it scheduled arrives) and those answered."""
+
+    checks: dict[str, CheckStatus]
 
     def send(self, event):  # type: ignore[no-untyped-def]
+        self.env = dataclasses.replace(self.env, checks=dict(getattr(self, "checks", {})))
         decision: Decision = super().send(event)
+        self.checks = dict(self.env.checks)
         for effect in decision.effects:
             if isinstance(effect, SetProfile):
                 self.env = dataclasses.replace(self.env, profile=effect.profile)
+            elif isinstance(effect, Schedule) and effect.kind == "checkin":
+                self.checks[effect.key] = CheckStatus.OPEN
+            elif isinstance(effect, RecordCheckin):
+                self.checks[CheckRef(effect.session, effect.area, effect.n).key] = CheckStatus.ANSWERED
         return decision
 
 
@@ -383,6 +393,27 @@ def test_check_buttons_work_in_the_middle_of_another_session(person: Person) -> 
     d = person.send(check_press(check, "better"))
     assert d.state.step is step  # the session goes on
     assert any(isinstance(e, RecordCheckin) for e in d.effects)
+
+
+def test_a_check_answer_counts_once_and_only_for_a_check_that_was_sent(person: Person) -> None:
+    check = first_check(person)
+    state = person.state
+    forged = [
+        Press(0, f"fu.chk:{person.state.session + 1}:upper_back:0:same"),  # a session with no check
+        Press(0, f"fu.chk:{person.state.session}:neck:0:same"),  # an area that was not worked
+        Press(0, f"fu.chk:{person.state.session}:upper_back:7:same"),  # a repeat never asked
+        Press(0, "fu.chk:00:upper_back:٠:same"),  # digits that are not ASCII
+    ]
+    for press in forged:
+        d = person.send(press)
+        assert d.effects == (Toast("That button is no longer active."),), press
+        assert d.state == state
+    d = person.send(check_press(check, "same"))
+    assert len(schedules(d)) == 1
+    for answer in ("same", "better"):  # a second tap, or another answer to the same check
+        d = person.send(check_press(check, answer))
+        assert d.effects == (Toast("Already noted 👍"),)
+        assert d.state == state
 
 
 def test_stop_reminders_button(person: Person) -> None:

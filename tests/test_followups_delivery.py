@@ -261,3 +261,37 @@ async def test_no_time_zone_given_means_nothing_is_scheduled(loop: Loop) -> None
     async with loop.db.transaction() as session:
         kinds = {r.kind for r in (await session.execute(select(ScheduledMessage))).scalars()}
     assert not kinds & {"hydration", "checkin"}
+
+
+async def checkin_rows(loop: Loop) -> list[ScheduledMessage]:
+    async with loop.db.transaction() as session:
+        query = select(ScheduledMessage).where(ScheduledMessage.kind == "checkin")
+        return list((await session.execute(query.order_by(ScheduledMessage.id))).scalars())
+
+
+async def test_a_check_is_answered_only_once_it_was_sent_and_only_once(loop: Loop) -> None:
+    await loop.session_with_followups()
+    [check] = await checkin_rows(loop)
+    answer = f"k1:0:fu.chk:{check.key.removeprefix('fu:chk:')}:same"
+    before = len(loop.transport.sent)
+    await loop.send(decode_press(answer))  # the very data the check will carry, before it was sent
+    assert len(loop.transport.sent) == before, "a forged answer gets only the stale toast"
+    await loop.at(utc(2026, 3, 29, 8))  # the check goes out
+    assert loop.texts()[-1] == "How does your upper back feel today?"
+    for _ in range(3):  # one answer counts; the taps after it change nothing
+        await loop.send(decode_press(answer))
+    rows = await checkin_rows(loop)
+    assert [r.key.rsplit(":", 1)[1] for r in rows] == ["0", "1"], "one repeat check, not three"
+    async with loop.db.transaction() as session:
+        assert len((await session.execute(select(CheckinAnswer))).scalars().all()) == 1
+
+
+async def test_pending_rows_per_person_and_kind_are_capped(loop: Loop) -> None:
+    """A safety net behind the checks in the core: however many sessions, at most the cap per kind."""
+    loop.service.max_pending_per_kind = 3
+    for i in range(5):  # five sessions with follow-ups in a row: each plans water and a check
+        await loop.session_with_followups(city="Berlin" if i == 0 else None)
+    async with loop.db.transaction() as session:
+        rows = (await session.execute(select(ScheduledMessage.kind, ScheduledMessage.status))).all()
+    pending = [kind for kind, status in rows if status == "pending"]
+    assert pending.count("hydration") == 3 and pending.count("checkin") == 3, pending

@@ -75,3 +75,33 @@ def test_both_formats_carry_the_update_context_and_mask_the_token(
     else:
         assert " level=INFO logger=bot.test update_id=42 person=a1b2c3d4e5f6 getMe failed" in lines[0]
         assert "update_id" not in lines[1]
+
+
+def test_ptbs_raw_update_lines_keep_their_words_but_not_the_data() -> None:
+    """PTB logs a batch it cannot parse whole, at CRITICAL (texts, names, ids): the data goes."""
+    batch = [
+        {
+            "update_id": 5,
+            "message": {"text": "my secret pain", "from": {"id": 738291046, "first_name": "Zed"}},
+        }
+    ]
+    try:
+        raise TypeError("missing a field")
+    except TypeError:
+        import sys
+
+        record = logging.LogRecord(
+            "telegram.Bot",
+            logging.CRITICAL,
+            __file__,
+            1,
+            "Error while parsing updates! Received data was %r",
+            (batch,),
+            sys.exc_info(),
+        )
+    assert RedactingFilter().filter(record)
+    from bot.logging_setup import RedactingFormatter
+
+    line = RedactingFormatter("%(message)s").format(record)
+    assert line == "Error while parsing updates! (data not logged) error=TypeError"
+    assert "738291046" not in line and "secret pain" not in line and "Zed" not in line

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 
 import aiohttp
+import pytest
 from prometheus_client import REGISTRY
 
 from bot import metrics
@@ -69,3 +72,31 @@ async def test_a_running_bot_counts_updates_latency_and_messages(
     assert _value("knotbot_handler_seconds_count") == latency + 1
     assert _value("knotbot_scheduled_messages_total", event="sent") >= sent + 2
     assert telegram_bot(app).metrics_server is None, "stopped with the bot"
+
+
+async def test_a_huge_request_line_or_endless_headers_get_431_without_a_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = metrics.MetricsServer(0)
+    assert server.host == "127.0.0.1", "not reachable from outside unless KNOTBOT_METRICS_HOST says so"
+    await server.start()
+    try:
+        for request in (
+            b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n",
+            b"GET /metrics HTTP/1.1\r\n" + b"X: y\r\n" * 500 + b"\r\n",
+        ):
+            with caplog.at_level(logging.DEBUG):
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.bound_port)
+                writer.write(request)
+                await writer.drain()
+                status = await asyncio.wait_for(reader.readline(), 5)
+                writer.close()
+            assert status.startswith(b"HTTP/1.1 431"), status
+        assert not [r for r in caplog.records if r.exc_info], "no traceback"
+    finally:
+        await server.stop()
+
+
+def test_metrics_host_is_a_setting_with_a_local_default(make_settings: Callable[..., Settings]) -> None:  # noqa: F811
+    assert Settings(_env_file=None).metrics_host == "127.0.0.1"  # type: ignore[call-arg]
+    assert make_settings(metrics_host="0.0.0.0").metrics_host == "0.0.0.0"

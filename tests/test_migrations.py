@@ -105,7 +105,7 @@ def test_the_bot_refuses_to_start_on_a_schema_that_is_behind(database_url: str, 
         "TELEGRAM_BOT_TOKEN": "123456:SCHEMA-TEST-not-real",
         "TELEGRAM_API_URL": "http://127.0.0.1:9/bot",
         "KNOTBOT_WEBHOOK_URL": "https://bot.example.test/hook",
-        "KNOTBOT_WEBHOOK_SECRET": "secret",
+        "KNOTBOT_WEBHOOK_SECRET": "schema-test-secret-16",
         "PYTHONPATH": str(REPO),
     }
     for command in ("run", "webhook"):

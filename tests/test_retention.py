@@ -14,6 +14,7 @@ from bot.storage.db import Database
 from bot.storage.models import (
     Conversation,
     FollowupChoice,
+    GroupChat,
     Person,
     ProcessedUpdate,
     ScheduledMessage,
@@ -123,3 +124,21 @@ async def test_runs_on_the_scheduler_at_start_and_daily(database: Database, cloc
         assert scheduler.get_job(JOB_ID) is None
     finally:
         scheduler.shutdown(wait=False)
+
+
+async def test_every_inactive_person_is_erased_in_batches_and_old_group_notes_go(
+    database: Database, clock: Clock
+) -> None:
+    """More people gone than one batch holds: one run erases them all, a batch per transaction."""
+    now = to_datetime(clock())
+    old = now - 200 * DAY
+    async with database.transaction() as session:
+        session.add_all(
+            Person(channel="telegram", external_id=str(i), chat_id=str(i), created_at=old) for i in range(25)
+        )
+        session.add_all([GroupChat(chat_id="-1", noticed_at=old), GroupChat(chat_id="-2", noticed_at=now)])
+    pruned = await Retention(database, days=180, clock=clock, batch=10).run_once()
+    assert pruned.rows == {"people": 25, "group_chats": 1}
+    assert await _count(database, Person) == 0
+    async with database.transaction() as session:
+        assert list((await session.execute(select(GroupChat.chat_id))).scalars()) == ["-2"]

@@ -238,7 +238,7 @@ WEBHOOK_ENV = {
     "TELEGRAM_BOT_TOKEN": TOKEN,
     "TELEGRAM_API_URL": "http://127.0.0.1:9/bot",  # never called: start-up stops before Telegram
     "KNOTBOT_WEBHOOK_URL": "https://bot.example.com/hook",
-    "KNOTBOT_WEBHOOK_SECRET": "s3cret",
+    "KNOTBOT_WEBHOOK_SECRET": "s3cret-long-enough-16",
 }
 
 
@@ -255,6 +255,8 @@ WEBHOOK_ENV = {
         (("chat",), "KNOTBOT_LOG_LEVEL", "LOUD", ()),
         (("chat",), "KNOTBOT_DATA_DIR", "a-file/data", ("a-file",)),
         (("webhook",), "KNOTBOT_LISTEN_PORT", "99999", ()),
+        (("webhook",), "KNOTBOT_WEBHOOK_SECRET", "short-secret", ("at least 16",)),
+        (("webhook",), "KNOTBOT_WEBHOOK_SECRET", "x" * 15, ("at least 16",)),
         (("content", "check"), "KNOTBOT_CONTENT_DIR", "no-such-folder", ("no-such-folder",)),
     ],
 )
@@ -271,8 +273,8 @@ def test_python_m_bot_with_a_bad_setting_exits_2_with_one_line(
     assert f"invalid setting {name}: " in line
     for text in names:
         assert text in line
-    if name == "TELEGRAM_BOT_TOKEN":
-        assert value not in result.stderr  # a token, even a malformed one, is never printed
+    if name in ("TELEGRAM_BOT_TOKEN", "KNOTBOT_WEBHOOK_SECRET"):
+        assert value not in result.stderr  # a secret, even a malformed one, is never printed
     assert result.stdout == ""
     assert not (tmp_path / "knotbot.db").exists()
     assert not (tmp_path / "missing").exists()

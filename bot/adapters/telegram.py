@@ -16,6 +16,7 @@ import logging
 import os
 import traceback
 import warnings
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -37,11 +38,12 @@ from telegram import (
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot import metrics
 from bot.adapters.flood import FloodGate, Verdict
+from bot.adapters.updates import SkipUnparsable
 from bot.attachments import Rendered
 from bot.delivery import Blocked, PermanentFailure, TemporaryFailure
 from bot.domain import effects
@@ -58,6 +60,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 CAPTION_LIMIT = 1024
+GROUPS_KEPT = 10_000  # groups remembered in memory; older ones are looked up in group_chats again
 # the command menu (setMyCommands): command and the string key of its description
 COMMANDS = (
     ("massage", "menu.massage"),
@@ -110,6 +113,14 @@ class TelegramTransport:
         self.db = db
         self.limiter = limiter or SendLimiter()
         self._file_ids: dict[str, str] = {}
+
+    def paced_for(self, chat_id: str) -> float:
+        """Seconds until a send to this chat would not wait for its per-chat pacing (the dispatcher
+        sends other chats' messages meanwhile)."""
+        return self.limiter.paced_for(int(chat_id))
+
+    def pace(self, chat_id: str) -> float:
+        return self.limiter.pace(int(chat_id))
 
     async def send(self, chat_id: str, message: effects.Message, attachment: Rendered | None = None) -> None:
         try:
@@ -250,14 +261,22 @@ class TelegramBot:
     delivery: Delivery
     flood: FloodGate | None = field(default_factory=FloodGate)  # None: no flood control
     metrics_server: metrics.MetricsServer | None = None
-    _groups_seen: set[int] = field(default_factory=set)
+    # polling handles one update at a time: a reply waiting for its chat's pacing would hold up
+    # everybody's next update, so it goes to the dispatcher instead (webhook requests run side by side)
+    defer_paced_replies: bool = False
+    # groups told "private chats only" that this process knows of, most recent last (bounded: the
+    # table is the truth, this only spares a chatty group's every message a database write)
+    _groups_seen: OrderedDict[int, None] = field(default_factory=OrderedDict)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Gatekeeping (groups, floods, odd updates) in memory, then :meth:`handle` in one transaction."""
         chat = update.effective_chat
         user = update.effective_user
+        if chat is not None and chat.type == ChatType.CHANNEL:
+            metrics.UPDATES.labels(outcome="ignored").inc()  # the bot never posts into a channel
+            return
         if chat is not None and chat.type != ChatType.PRIVATE:
-            await self._private_only(chat.id, context)  # groups and channels: one note, then nothing
+            await self._private_only(chat.id, context)  # groups: one note, then nothing
             return
         if chat is None or user is None or user.id != chat.id:
             metrics.UPDATES.labels(outcome="ignored").inc()  # a private chat's user is the chat itself
@@ -291,12 +310,14 @@ class TelegramBot:
             CHANNEL, str(user.id), str(chat.id), event, update_id=update.update_id
         )
         metrics.UPDATES.labels(outcome="duplicate" if handled.duplicate else "handled").inc()
+        # the update has committed: from here on nothing may fail it (the person would be told to
+        # try again a step that is done); each send failure is contained and retried (delivery.py)
         if query is not None:
             try:
                 await query.answer(text=handled.toasts[0] if handled.toasts else None)
-            except TelegramError as exc:
+            except Exception as exc:
                 log.info("could not answer a callback query: %s", type(exc).__name__)
-        await self.delivery.deliverer.deliver(handled.replies)
+        await self.delivery.deliverer.deliver(handled.replies, defer_paced=self.defer_paced_replies)
         await self.delivery.deliverer.send_direct(handled.direct)
         self.delivery.waker.wake_at(handled.scheduled_first)
 
@@ -311,13 +332,16 @@ class TelegramBot:
         """Say once per group or channel, across restarts, that the bot works in private chats."""
         metrics.UPDATES.labels(outcome="group").inc()
         if chat_id in self._groups_seen:
+            self._groups_seen.move_to_end(chat_id)
             return  # known in this process: no database write for a chatty group
 
         async def work(session: AsyncSession) -> bool:
             return await GroupChats(session).first_time(str(chat_id))
 
         first: bool = await self.core.db.run(work)
-        self._groups_seen.add(chat_id)
+        self._groups_seen[chat_id] = None
+        while len(self._groups_seen) > GROUPS_KEPT:
+            self._groups_seen.popitem(last=False)
         if first:
             await self._note(context, chat_id, "group.private_only")
 
@@ -370,7 +394,7 @@ class TelegramBot:
         await ensure_current(self.core.db, migrate=self.core.db.is_sqlite)  # SQLite migrates itself
         port = self.core.settings.metrics_port
         if port is not None and self.metrics_server is None:
-            server = metrics.MetricsServer(port)
+            server = metrics.MetricsServer(port, host=self.core.settings.metrics_host)
             try:
                 await server.start()
             except OSError as exc:  # the port is taken, or not ours to use: a setting to fix
@@ -496,8 +520,9 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
+    if polling:  # an update PTB cannot parse is skipped with one line, not logged whole in a loop
+        inner = get_updates_request or HTTPXRequest(connection_pool_size=1)
+        builder = builder.get_updates_request(SkipUnparsable(inner))
     if not polling:  # webhook mode: updates come from bot.adapters.webhook, not an Updater
         builder = builder.updater(None)
     if polling:  # confirm an offset to Telegram only after its updates were handled (docs/reliability.md)
@@ -511,7 +536,12 @@ def build_application(
     )
     delivery = build_delivery(core, transport, application.job_queue.scheduler)
     limit = settings.flood_limit
-    bot = TelegramBot(core=core, delivery=delivery, flood=FloodGate(limit=limit) if limit else None)
+    bot = TelegramBot(
+        core=core,
+        delivery=delivery,
+        flood=FloodGate(limit=limit) if limit else None,
+        defer_paced_replies=polling,
+    )
     application.add_handler(TypeHandler(Update, bot.on_update))
     application.add_error_handler(bot.on_error)
     application.post_init = bot.post_init

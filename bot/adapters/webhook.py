@@ -26,9 +26,12 @@ import hmac
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
+import uvicorn
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -36,8 +39,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from bot import metrics
 from bot.adapters.telegram import StartupError, build_application, retry_startup, wait_for_telegram
+from bot.adapters.updates import log_skipped, unparsable
 from bot.runtime import Core, build_core
 from bot.settings import Settings
 
@@ -45,6 +51,12 @@ log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 HEALTH_PATH = "/healthz"
+MAX_BODY = 1_000_000  # bytes; Telegram's updates are a few KB: anything bigger is answered 413 unread
+BODY_SECONDS = 10.0  # to send the body, once the headers are in
+HEADER_SECONDS = 10.0  # to send a request's headers (GuardedH11)
+MAX_HEADER_BYTES = 16 * 1024  # request line and headers together (h11's limit; 431 beyond)
+KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this
+REFUSED_LOG_SECONDS = 60.0  # requests with a wrong secret: one counted line per this interval
 
 
 class WebhookConfigError(Exception):
@@ -63,6 +75,66 @@ def check_settings(settings: Settings) -> None:
         raise WebhookConfigError(f"KNOTBOT_WEBHOOK_URL must not end in {HEALTH_PATH}")
 
 
+class RefusedRequests:
+    """Counts requests refused for a wrong or missing secret; logs one line per interval with how
+    many (a leaked URL being probed must not flood the log, nor go unnoticed)."""
+
+    def __init__(self, interval: float = REFUSED_LOG_SECONDS, clock: Callable[[], float] = time.monotonic):
+        self.interval = interval
+        self.clock = clock
+        self.count = 0
+        self._logged_at: float | None = None
+
+    def hit(self) -> None:
+        metrics.WEBHOOK_REFUSED.labels(reason="secret").inc()
+        self.count += 1
+        now = self.clock()
+        if self._logged_at is not None and now - self._logged_at < self.interval:
+            return
+        since = f"in the last {now - self._logged_at:.0f} s" if self._logged_at is not None else "(first)"
+        log.warning("refused %d webhook request(s) with a wrong or missing secret %s", self.count, since)
+        self._logged_at, self.count = now, 0
+
+
+class GuardedH11(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for each request's headers: uvicorn has none, so a
+    client could hold connections open by sending its headers a byte at a time."""
+
+    header_seconds = HEADER_SECONDS
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._disarm()  # the headers are in: the request's own deadlines apply
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()  # the next request on this connection gets as long
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._header_timer = self.loop.call_later(self.header_seconds, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _too_slow(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+
 class WebhookServer:
     """The PTB application (no Updater) and the Starlette app in front of it."""
 
@@ -71,6 +143,7 @@ class WebhookServer:
         assert settings.webhook_secret is not None and settings.webhook_url is not None
         self.settings = settings
         self._secret = settings.webhook_secret.get_secret_value().encode()
+        self.refused = RefusedRequests()
         self.core = core or build_core(settings)
         self.application: Application = build_application(  # type: ignore[type-arg]
             settings, core=self.core, polling=False
@@ -118,16 +191,34 @@ class WebhookServer:
 
     async def telegram(self, request: Request) -> Response:
         if not self._authorised(request):
+            self.refused.hit()
             return Response(status_code=403)
         try:
-            data = await request.json()
-            update = Update.de_json(data, self.application.bot)
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError):
-            log.warning("webhook request with a body that is not an update")
-            return Response(status_code=400)
+            async with asyncio.timeout(BODY_SECONDS):
+                body = await read_body(request, MAX_BODY)
+        except TimeoutError:
+            return self._bad("slow", 408)
+        if body is None:
+            return self._bad("too_large", 413)
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, ValueError):
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+            return self._bad("not_an_update", 400)
+        error = unparsable(data)
+        if error is not None:  # a newer Bot API field, say: answered, so Telegram does not resend it
+            log_skipped(data["update_id"], data, error)
+            return Response(status_code=200)
         # errors inside are handled by the application's error handler (logged, person told)
-        await self.application.process_update(update)
+        await self.application.process_update(Update.de_json(data, self.application.bot))
         return Response(status_code=200)
+
+    @staticmethod
+    def _bad(reason: str, status: int) -> Response:
+        metrics.WEBHOOK_REFUSED.labels(reason=reason).inc()
+        log.warning("webhook request refused reason=%s status=%d", reason, status)
+        return Response(status_code=status)
 
     async def healthz(self, _request: Request) -> Response:
         running = self.application.running
@@ -142,6 +233,39 @@ class WebhookServer:
             {"status": "ok" if ok else "unavailable", "running": running, "database": db_ok},
             status_code=200 if ok else 503,
         )
+
+
+async def read_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is known to be longer than ``limit`` bytes (by its
+    Content-Length, before reading anything, or while reading): the rest is never read."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def uvicorn_config(server: WebhookServer, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    """How ``knotbot webhook`` runs uvicorn: our logging, header size and time limits, keep-alive."""
+    options: dict[str, Any] = {
+        "host": settings.listen_host,
+        "port": settings.listen_port,
+        "lifespan": "on",
+        "log_config": None,  # our logging setup (no message text, token redacted)
+        "access_log": False,
+        "timeout_graceful_shutdown": 30,
+        "http": GuardedH11,
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        **overrides,
+    }
+    return uvicorn.Config(server.app, **options)
 
 
 def port_unavailable(host: str, port: int) -> str | None:
@@ -163,26 +287,18 @@ def serve(settings: Settings) -> int:
     :class:`~bot.adapters.telegram.StartupError` if a port is taken or Telegram rejects the
     token); 1 if the server could not start all the same (uvicorn has logged why).
     """
-    import uvicorn
-
     ports = [("KNOTBOT_LISTEN_HOST:KNOTBOT_LISTEN_PORT", settings.listen_host, settings.listen_port)]
     if settings.metrics_port is not None:
-        ports.append(("KNOTBOT_METRICS_PORT", "0.0.0.0", settings.metrics_port))
+        ports.append(
+            ("KNOTBOT_METRICS_HOST:KNOTBOT_METRICS_PORT", settings.metrics_host, settings.metrics_port)
+        )
     for name, host, port in ports:  # before setWebhook: Telegram must not be sent to a dead end
         reason = port_unavailable(host, port)
         if reason is not None:
             raise StartupError(f"cannot listen on {host}:{port} ({name}): {reason}")
     asyncio.run(wait_for_telegram(settings))
     server = WebhookServer(settings)
-    config = uvicorn.Config(
-        server.app,
-        host=settings.listen_host,
-        port=settings.listen_port,
-        lifespan="on",
-        log_config=None,  # our logging setup (no message text, token redacted)
-        access_log=False,
-        timeout_graceful_shutdown=30,
-    )
+    config = uvicorn_config(server, settings)
     log.info("listening on %s:%s", settings.listen_host, settings.listen_port)
     uv = uvicorn.Server(config)
     uv.run()

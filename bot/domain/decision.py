@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from bot.domain.content import Content
 from bot.domain.effects import Effect
@@ -26,6 +27,16 @@ class Env:
     # latitude, longitude -> IANA zone name (an offline lookup injected by the runtime)
     locate_tz: Callable[[float, float], str | None] | None = None
     retention_days: int = 180  # session details older than this are pruned (told by /privacy)
+    # what the bot sent of the follow-up checks this event answers (key -> status), looked up by the
+    # service: a check answer counts only for a check that was sent, and only once
+    checks: Mapping[str, CheckStatus] = field(default_factory=dict)
+
+
+class CheckStatus(StrEnum):
+    """A next-day check the bot sent: still open, or answered already."""
+
+    OPEN = "open"
+    ANSWERED = "answered"
 
 
 @dataclass(frozen=True)

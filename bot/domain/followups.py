@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.domain.content import Content
-from bot.domain.decision import Decision, Env
+from bot.domain.decision import CheckStatus, Decision, Env
 from bot.domain.effects import (
     Button,
     Cancel,
@@ -27,6 +27,7 @@ from bot.domain.effects import (
     Reply,
     Schedule,
     SetProfile,
+    Toast,
 )
 from bot.domain.events import encode_press
 from bot.domain.profile import Profile
@@ -234,7 +235,7 @@ def check_schedule(
     if water:
         message = replace(message, text=with_water(message.text, env.content))
     return Schedule(
-        key=f"{FOLLOWUP_KEY_PREFIX}chk:{session}:{area_id}:{n}",
+        key=CheckRef(session, area_id, n).key,
         delay=_delay(due, env),
         message=message,
         kind=CHECKIN,
@@ -412,7 +413,7 @@ def on_press(state: State, action: str, env: Env) -> Decision | None:
         )
         return Decision(state, (SetProfile(profile), _reply(text)))
     if command.startswith("chk:"):
-        return on_check_answer(state, command.removeprefix("chk:"), env)
+        return on_check_answer(state, action, env)
     return None
 
 
@@ -423,14 +424,48 @@ def _back_to(state: State) -> State:
     return state
 
 
-def on_check_answer(state: State, data: str, env: Env) -> Decision | None:
-    parts = data.split(":")
+@dataclass(frozen=True)
+class CheckRef:
+    """One next-day check: the ``n``-th check of a session's area (its row key is :attr:`key`)."""
+
+    session: int
+    area: str
+    n: int
+
+    @property
+    def key(self) -> str:
+        return f"{FOLLOWUP_KEY_PREFIX}chk:{self.session}:{self.area}:{self.n}"
+
+
+CHECK_ACTION_PREFIX = ACTION_PREFIX + "chk:"
+
+
+def parse_check_answer(action: str) -> tuple[CheckRef, str] | None:
+    """``fu.chk:<session>:<area>:<n>:<answer>`` → the check it answers and the answer; None if malformed."""
+    if not action.startswith(CHECK_ACTION_PREFIX):
+        return None
+    parts = action.removeprefix(CHECK_ACTION_PREFIX).split(":")
     if len(parts) != 4 or not parts[0].isdigit() or not parts[2].isdigit() or parts[3] not in ANSWERS:
         return None
-    session, area_id, n, answer = int(parts[0]), parts[1], int(parts[2]), parts[3]
-    if area_id not in {a.id for a in env.content.areas}:
+    if not (parts[0].isascii() and parts[2].isascii()):
+        return None
+    return CheckRef(int(parts[0]), parts[1], int(parts[2])), parts[3]
+
+
+def on_check_answer(state: State, action: str, env: Env) -> Decision | None:
+    """An answer counts once, and only for a check the bot sent (``env.checks``, from the database):
+    a forged one (any session, area or number) is stale, a second tap is "already noted"."""
+    parsed = parse_check_answer(action)
+    if parsed is None:
+        return None
+    check, answer = parsed
+    status = env.checks.get(check.key)
+    if status is None or check.area not in {a.id for a in env.content.areas}:
         return None
     c = env.content
+    if status is CheckStatus.ANSWERED:
+        return Decision(state, (Toast(c.text("toast.already")),))
+    session, area_id, n = check.session, check.area, check.n
     t = c.text
     area = c.area(area_id).name.lower()
     effects: list[Effect] = [RecordCheckin(session=session, area=area_id, n=n, answer=answer)]

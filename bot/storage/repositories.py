@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.decision import CheckStatus
+from bot.domain.followups import CheckRef
 from bot.domain.progress import RoundRating
 from bot.domain.state import State
 from bot.storage.models import (
@@ -25,6 +27,9 @@ from bot.storage.models import (
     SessionRound,
 )
 
+# last_error of a row moved only because its chat's pacing would have made it wait (the dispatcher
+# sends other chats' rows meanwhile): that wait does not make it late
+PACED = "behind its chat's pacing"
 PENDING, CLAIMED, SENT, CANCELLED, FAILED, DROPPED = (
     "pending",
     "claimed",
@@ -138,10 +143,47 @@ class Records:
         )
         await self.session.execute(stmt)
 
+    async def check_status(self, person_id: int, check: CheckRef) -> CheckStatus | None:
+        """What became of a next-day check: answered, sent and open, or None (never sent to this
+        person: forged, or its row is gone)."""
+        answered = await self.session.execute(
+            select(CheckinAnswer.id).where(
+                CheckinAnswer.person_id == person_id,
+                CheckinAnswer.session == check.session,
+                CheckinAnswer.area == check.area,
+                CheckinAnswer.n == check.n,
+            )
+        )
+        if answered.first() is not None:
+            return CheckStatus.ANSWERED
+        sent = await self.session.execute(
+            select(ScheduledMessage.id).where(
+                ScheduledMessage.person_id == person_id,
+                ScheduledMessage.key == check.key,
+                # claimed: being sent, so possibly on screen already (the at-least-once window)
+                ScheduledMessage.status.in_([SENT, CLAIMED]),
+            )
+        )
+        return CheckStatus.OPEN if sent.first() is not None else None
+
     def add_followup_choice(self, person_id: int, session: int, wanted: bool, areas: Sequence[str]) -> None:
         self.session.add(
             FollowupChoice(person_id=person_id, session=session, wanted=wanted, areas={"areas": list(areas)})
         )
+
+
+class Waiting(NamedTuple):
+    """A person's messages waiting for another try: the first in sending order (when it was first
+    due, its id) and the latest time any of them is tried next."""
+
+    first_due: datetime
+    row_id: int
+    last_due: datetime
+    paced: bool  # every one of them waits only for the chat's pacing (no failed send among them)
+
+    def before(self, first_due: datetime, row_id: int) -> bool:
+        """True if the first waiting message goes before the message (``first_due``, ``row_id``)."""
+        return (self.first_due, self.row_id) < (first_due, row_id)
 
 
 class Schedule:
@@ -176,6 +218,15 @@ class Schedule:
         stmt = _insert_ignoring_conflicts(self.session, ScheduledMessage.__table__, [values])
         result = await self.session.execute(stmt.returning(ScheduledMessage.id))
         return result.scalar_one_or_none()
+
+    async def pending_count(self, person_id: int, kind: str) -> int:
+        """How many rows of ``kind`` are planned for the person (pending)."""
+        query = select(func.count()).where(
+            ScheduledMessage.person_id == person_id,
+            ScheduledMessage.kind == kind,
+            ScheduledMessage.status == PENDING,
+        )
+        return int((await self.session.execute(query)).scalar_one())
 
     async def cancel_prefix(self, person_id: int, prefix: str) -> int:
         result = await self.session.execute(
@@ -282,13 +333,20 @@ class Schedule:
             update(ScheduledMessage).where(self._owned(row_id, attempt)).values(**values)
         )
 
-    async def retried_first_due(self, person_ids: list[int]) -> dict[int, tuple[datetime, datetime]]:
-        """Per person, their earliest message waiting to be sent again after a failed send:
-        (when it was first due, when it is next tried). Later messages of theirs wait behind it."""
+    async def retried_first_due(self, person_ids: list[int]) -> dict[int, Waiting]:
+        """Per person, their messages waiting to be sent again (a failed send, or one moved behind
+        its chat's pacing): the earliest of them in sending order, and the latest next try. Later
+        messages of theirs wait behind all of them."""
         if not person_ids:
             return {}
         rows = await self.session.execute(
-            select(ScheduledMessage.person_id, ScheduledMessage.first_due_at, ScheduledMessage.due_at)
+            select(
+                ScheduledMessage.person_id,
+                ScheduledMessage.first_due_at,
+                ScheduledMessage.id,
+                ScheduledMessage.due_at,
+                ScheduledMessage.last_error,
+            )
             .where(
                 ScheduledMessage.person_id.in_(person_ids),
                 ScheduledMessage.status == PENDING,
@@ -296,10 +354,27 @@ class Schedule:
             )
             .order_by(ScheduledMessage.first_due_at, ScheduledMessage.id)
         )
-        out: dict[int, tuple[datetime, datetime]] = {}
-        for person_id, first_due, due in rows.all():
-            out.setdefault(int(person_id), (first_due or due, due))
+        out: dict[int, Waiting] = {}
+        for person_id, first_due, row_id, due, error in rows.all():
+            earliest = out.get(int(person_id))
+            paced = error == PACED
+            if earliest is None:
+                out[int(person_id)] = Waiting(first_due or due, int(row_id), due, paced)
+            else:
+                out[int(person_id)] = earliest._replace(
+                    last_due=max(due, earliest.last_due), paced=earliest.paced and paced
+                )
         return out
+
+    async def paced_until(self, person_id: int) -> datetime | None:
+        """When the last of the person's messages moved behind their chat's pacing is due (pending,
+        or claimed and about to go), or None: a new reply goes after it."""
+        query = select(func.max(ScheduledMessage.due_at)).where(
+            ScheduledMessage.person_id == person_id,
+            ScheduledMessage.status.in_([PENDING, CLAIMED]),
+            ScheduledMessage.last_error == PACED,
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
 
     async def first_pending(self, person_id: int, prefix: str) -> ScheduledMessage | None:
         """This person's earliest pending row whose key starts with ``prefix``."""
