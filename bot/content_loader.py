@@ -25,6 +25,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "screening.yaml": ("severities", "red_flags"),
     "session.yaml": ("session",),
     "followups.yaml": ("followups", "cities"),
+    "plan.yaml": ("plan",),
     "strings.yaml": ("strings",),
     "aliases.yaml": ("aliases", "other_parts"),
     "warning_phrases.yaml": ("warning_phrases",),

@@ -36,10 +36,12 @@ from bot.domain.followups import (
     fold_into_check,
     late_followup,
 )
+from bot.plan_delivery import PLAN_KINDS, plan_row_now
 from bot.service import Outgoing, to_datetime
 from bot.storage.db import Database
 from bot.storage.leader import Leader, SoleLeader
 from bot.storage.models import Person, ScheduledMessage
+from bot.storage.plans import Plans
 from bot.storage.repositories import CANCELLED, DROPPED, FAILED, PACED, SENT, People
 from bot.storage.repositories import Schedule as ScheduleRepo
 
@@ -53,6 +55,8 @@ log = logging.getLogger(__name__)
 RETRY_FOR = timedelta(minutes=15)
 RETRY_FOLLOWUPS_FOR = timedelta(hours=24)
 AFTER_EARLIER = timedelta(milliseconds=1)  # a held-back message is due just after the one it waits for
+# a due message of a person whose earlier one is being sent elsewhere looks again this much later
+IN_FLIGHT_RECHECK = timedelta(milliseconds=250)
 HOLD_PROMPT = "hold_prompt"
 FOLLOWUP_KINDS = frozenset({HYDRATION, CHECKIN})
 DISPATCH_BATCH = 50
@@ -282,7 +286,11 @@ class Deliverer:
                 await schedule.settle(row.row_id, FAILED, now, error, attempt=row.attempt)
                 await People(session).set_inactive(row.person_id)
                 await schedule.cancel_all(row.person_id)
-                log.info("person blocked the bot; follow-ups cancelled", extra={"person": row.person_id})
+                await Plans(session).pause(row.person_id)
+                log.info(
+                    "person blocked the bot; follow-ups cancelled, plan paused",
+                    extra={"person": row.person_id},
+                )
             elif outcome == "retry":
                 window = RETRY_FOLLOWUPS_FOR if row.kind in FOLLOWUP_KINDS else RETRY_FOR
                 if now - (row.first_due or now) >= window:
@@ -378,7 +386,11 @@ class Dispatcher:
             people = People(session)
             claimed = await schedule.claim_due(now, self.batch, self.lease)
             # people with a message waiting to be tried again: their later ones go after it
-            retrying = await schedule.retried_first_due(sorted({row.person_id for row in claimed}))
+            persons = sorted({row.person_id for row in claimed})
+            retrying = await schedule.retried_first_due(persons)
+            # ... and those with an earlier message being sent elsewhere (a reply on another replica
+            # waiting for its chat's pacing): theirs goes a moment later, never before it
+            sending = await schedule.in_flight(persons, now, [row.id for row in claimed])
             out: list[Outgoing] = []
             dropped_for: dict[int, str] = {}
             for row in claimed:
@@ -402,6 +414,13 @@ class Dispatcher:
                     if worded is None:  # moved, cancelled or dropped
                         continue
                     message = worded
+                elif row.kind in PLAN_KINDS:
+                    reminder = await plan_row_now(
+                        session, row, person, now, self.content, time_scale=self.time_scale
+                    )
+                    if reminder is None:  # a session or a reminder that day already, or no plan
+                        continue
+                    message = reminder
                 elif row.late_after_s is not None and late > row.late_after_s:
                     await schedule.settle(row.id, DROPPED, now, f"late by {late:.1f}s")
                     dropped.append(row.id)
@@ -417,6 +436,12 @@ class Dispatcher:
                     reason = PACED if earlier.paced else "after an earlier message"
                     await schedule.retry_later(
                         row.id, after, reason, attempt=row.attempts, keep_first_due=True
+                    )
+                    continue
+                ahead = sending.get(row.person_id)
+                if ahead is not None and ahead.before(first_due, row.id):
+                    await schedule.retry_later(
+                        row.id, now + IN_FLIGHT_RECHECK, PACED, attempt=row.attempts, keep_first_due=True
                     )
                     continue
                 out.append(

@@ -2,6 +2,8 @@
 
 - session details (rounds, follow-up choices and any other per-person record
   with a ``created_at``) older than ``KNOTBOT_RETENTION_DAYS`` (default 180);
+- the practice plan of someone who has not written for that long (its reminders
+  are cancelled, so the next step can erase them);
 - people who have not written for that long and have nothing planned: every row
   about them (as /delete does);
 - ``processed_updates`` older than 7 days (Telegram redelivers for 24 hours at most);
@@ -32,6 +34,7 @@ from bot import metrics
 from bot.service import to_datetime
 from bot.storage.db import Database
 from bot.storage.models import Conversation, GroupChat, Person, ProcessedUpdate, ScheduledMessage
+from bot.storage.plans import Plans
 from bot.storage.privacy import forget_person, personal_tables
 from bot.storage.repositories import CANCELLED, CLAIMED, DROPPED, FAILED, PENDING, SENT
 
@@ -40,7 +43,7 @@ log = logging.getLogger(__name__)
 DEFAULT_RETENTION_DAYS = 180
 BOOKKEEPING_DAYS = 7
 # per-person tables that are not "session details": they live as long as the person does
-KEPT_WITH_PERSON = frozenset({"conversations", "scheduled_messages"})
+KEPT_WITH_PERSON = frozenset({"conversations", "scheduled_messages", "plans"})
 JOB_ID = "knotbot-retention"
 PEOPLE_BATCH = 1000  # people erased per transaction; a run goes on until none is left
 
@@ -136,6 +139,11 @@ class Retention:
                 done.add(table.name, _count(result))
             return done
 
+        async def plans(session: AsyncSession) -> Pruned:
+            done = Pruned()
+            done.add("plans", len(await Plans(session).prune_silent(cutoff)))
+            return done
+
         async def gone(session: AsyncSession) -> Pruned:
             done = Pruned()
             for person_id in await self._gone_people(session, cutoff, self.batch):
@@ -170,7 +178,7 @@ class Retention:
             return done
 
         pruned = Pruned()
-        for step in (details, gone, updates, settled, groups):
+        for step in (details, plans, gone, updates, settled, groups):
             while True:
                 done: Pruned = await self.db.run(step)  # one transaction per step (or batch)
                 for table, n in done.rows.items():

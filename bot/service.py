@@ -13,26 +13,30 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
+from bot.domain import plan_chat
 from bot.domain.content import Content
 from bot.domain.conversation import decide
 from bot.domain.decision import CheckStatus, Env
 from bot.domain.effects import (
     Cancel,
+    DropPlan,
     ForgetPerson,
     Message,
     RecordCheckin,
     RecordFollowups,
     RecordRound,
     Reply,
+    SavePlan,
     Schedule,
     SetProfile,
     ShowProgress,
+    ShowStreak,
     Toast,
     message_to_payload,
 )
@@ -40,9 +44,11 @@ from bot.domain.events import Event, Press
 from bot.domain.followups import parse_check_answer
 from bot.domain.matcher import Matcher
 from bot.domain.progress import progress_message
+from bot.domain.streak import after_session, in_progress, streak_of
 from bot.domain.timezones import ZoneMatcher
 from bot.geo import timezone_at
 from bot.storage.db import Database
+from bot.storage.plans import Plans
 from bot.storage.privacy import forget_person
 from bot.storage.repositories import Conversations, People, Records, Updates
 from bot.storage.repositories import Schedule as ScheduleRepo
@@ -153,6 +159,8 @@ class ConversationService:
         if answering is not None:  # a check answer counts only for a check sent to this person
             status = await records.check_status(person.id, answering[0])
             checks = {answering[0].key: status} if status is not None else {}
+        plans = Plans(session)
+        recent = await plans.recent_areas(person.id) if plan_chat.wants_history(event) else ()
         env = Env(
             content=self.content,
             matcher=self.matcher,
@@ -163,6 +171,8 @@ class ConversationService:
             locate_tz=self.locate_tz,
             retention_days=self.retention_days,
             checks=checks,
+            plan=await plans.get(person.id),
+            recent_areas=recent,
         )
         decision = decide(state, event, env)
         await conversations.save(person.id, decision.state, to_datetime(now))
@@ -173,9 +183,17 @@ class ConversationService:
         reply_tag = f"u{update_id}" if update_id is not None else f"r{uuid.uuid4().hex[:12]}"
         replies: list[tuple[int | None, Message]] = []
         for index, effect in enumerate(decision.effects):
-            if isinstance(effect, ShowProgress):
+            if isinstance(effect, ShowProgress | ShowStreak):
                 # only the service sees the rounds: they decide the words and whether a chart goes along
-                effect = Reply(progress_message(await records.ratings(person.id), self.content))
+                ratings = await records.ratings(person.id)
+                streak = streak_of(ratings, to_datetime(now), person.profile())
+                if isinstance(effect, ShowStreak):
+                    effect = Reply(Message(after_session(streak, self.content)))
+                else:
+                    shown = progress_message(ratings, self.content)
+                    if ratings:
+                        shown = replace(shown, text=f"{shown.text}\n\n{in_progress(streak, self.content)}")
+                    effect = Reply(shown)
             if isinstance(effect, Reply):
                 row_id = await schedule.add(
                     person.id,
@@ -212,6 +230,10 @@ class ConversationService:
                 await schedule.cancel_prefix(person.id, effect.prefix)
             elif isinstance(effect, SetProfile):
                 person.set_profile(effect.profile)
+            elif isinstance(effect, SavePlan):
+                await plans.save(person.id, effect.plan)
+            elif isinstance(effect, DropPlan):
+                await plans.delete(person.id)
             elif isinstance(effect, RecordRound):
                 records.add_round(
                     person.id,

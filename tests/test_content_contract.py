@@ -27,6 +27,7 @@ from bot.domain.content import AREA_IDS, Content, Severity, placeholders
 from bot.domain.conversation import INTENSITIES, KNOT_FEELS
 from bot.domain.followups import ANSWERS as FOLLOWUP_ANSWERS
 from bot.domain.matcher import normalise
+from bot.domain.plan import EVERY_DAY
 
 ROOT = Path(__file__).resolve().parent.parent
 BOT = ROOT / "bot"
@@ -41,6 +42,7 @@ F_STRING_KEYS: dict[str, set[str]] = {
     "rate.knot_{}": {f"rate.knot_{k}" for k in KNOT_FEELS},
     # "just right" gets no advice: the code guards it with `if intensity != "right"`
     "rate.intensity_{}": {f"rate.intensity_{i}" for i in INTENSITIES if i != "right"},
+    "plan.day_{}": {f"plan.day_{d}" for d in EVERY_DAY},
 }
 # keys used only through a variable (``key = "a" if ... else "b"; t(key)``): found as
 # string constants anywhere in the code; listed here only if that ever stops working.

@@ -71,7 +71,9 @@ def button_prompts(message: Message) -> set[int]:
         for button in row:
             press = decode_press(button.data)
             assert isinstance(press, Press), button.data
-            if press.action.startswith("fu."):  # follow-up buttons are out of band: prompt 0
+            if press.action.startswith(
+                ("fu.", "pl.")
+            ):  # follow-up and plan buttons are out of band: prompt 0
                 assert press.prompt == 0, button.data
                 continue
             prompts.add(press.prompt)
@@ -190,6 +192,18 @@ def states_at_every_step(env: Env) -> dict[Step, State]:
     check.press("None of these")
     check.text("I think my calf might be a bit swollen?")
     note(check)
+    # setting up a practice plan: areas, days, the chosen days, the time
+    plan = CoreDriver(env)
+    plan.command("plan")
+    note(plan)
+    plan.press(env.content.area("neck").name)
+    plan.press("Done")
+    note(plan)
+    plan.press("Choose days")
+    note(plan)
+    plan.press("Mon")
+    plan.press("Done")
+    note(plan)
     assert set(seen) == set(Step), set(Step) - set(seen)
     return seen
 
@@ -579,45 +593,56 @@ def test_cancel_button_at_ready_ends_the_session(core_driver: CoreDriver) -> Non
 
 
 def expected_prompt_delays(content: Content, technique: str, seconds: int) -> list[float]:
+    """Each prompt's delay after Start: the get-ready time, then its point in the hold."""
+    lead = content.session.get_ready_seconds
     ats = sorted(p.at for p in content.session.prompts if not p.techniques or technique in p.techniques)
-    return [at * seconds for at in ats[1:]]
+    return [lead + at * seconds for at in ats]
 
 
 @pytest.mark.parametrize("seconds", [30, 45, 60])
-def test_start_replies_now_and_schedules_the_prompts(core_driver: CoreDriver, seconds: int) -> None:
+def test_start_gets_ready_then_schedules_the_countdown_and_the_prompts(
+    core_driver: CoreDriver, seconds: int
+) -> None:
     content = core_driver.env.content
+    lead = content.session.get_ready_seconds
     d = to_holding(core_driver, seconds=seconds)
     state = d.state
     assert state.hold_seconds == seconds
-    assert state.hold_ends_at == CORE_NOW + seconds
+    assert state.hold_ends_at == CORE_NOW + lead + seconds
     assert state.round == 1
 
     now = core_replies(d)
     assert str(seconds) in now[0].text
-    first = [
-        p
-        for p in content.session.prompts
-        if p.at == 0 and "static_pressure" in (p.techniques or ["static_pressure"])
-    ]
-    assert first[0].text in now[-1].text
-    assert labels(now[-1]) == ["Too intense", "Stop"]
+    assert now[-1].text.startswith("Get into position") and str(lead) in now[-1].text
+    assert labels(now[-1]) == ["Too intense", "Pause", "Stop"]
     assert button_prompts(now[-1]) == {state.prompt}
 
     sched = schedules(d)
     keys = [s.key for s in sched]
     assert len(set(keys)) == len(keys)
     assert all(k.startswith("hold:") for k in keys)
-    prompts, end = sched[:-1], sched[-1]
+    n = content.session.countdown_from
+    countdown, prompts, end = sched[:n], sched[n:-1], sched[-1]
+    assert [s.message.text for s in countdown] == [f"{i}…" for i in range(n, 0, -1)]
+    assert [s.delay for s in countdown] == [float(lead - i) for i in range(n, 0, -1)]
+    first = [
+        p
+        for p in content.session.prompts
+        if p.at == 0 and "static_pressure" in (p.techniques or ["static_pressure"])
+    ]
+    assert first[0].text in prompts[0].message.text  # "Press in now", when the countdown is over
     assert [s.delay for s in prompts] == pytest.approx(
         expected_prompt_delays(content, "static_pressure", seconds)
     )
-    for s in prompts:
-        assert s.kind == "hold_prompt"
+    assert {s.kind for s in countdown} == {"hold_countdown"} and {s.kind for s in prompts} == {"hold_prompt"}
+    assert prompts[0].late_after is None  # "press in now" is never dropped, like the end
+    for s in countdown + prompts[1:]:
         assert s.late_after is not None and s.late_after > 0
-        assert labels(s.message) == ["Too intense", "Stop"]
+    for s in countdown + prompts:
+        assert labels(s.message) == ["Too intense", "Pause", "Stop"]
         assert button_prompts(s.message) == {state.prompt}
     assert end.kind == "hold_end"
-    assert end.delay == pytest.approx(seconds)
+    assert end.delay == pytest.approx(lead + seconds)
     assert "gradually" in end.message.text
     assert labels(end.message) == ["Too light", "Just right", "Too much"]
     assert button_actions(end.message) == [f"int:{i}" for i in INTENSITIES]
@@ -627,6 +652,48 @@ def test_start_replies_now_and_schedules_the_prompts(core_driver: CoreDriver, se
     for p in content.session.prompts:
         if p.at > 0:
             assert sum(p.text in t for t in timed_texts) == 1
+
+
+def test_pause_keeps_the_time_left_and_resume_sends_only_the_rest(core_driver: CoreDriver) -> None:
+    content = core_driver.env.content
+    lead = content.session.get_ready_seconds
+    started = to_holding(core_driver, seconds=60)
+    core_driver.advance(lead + 20)  # 20 s into the hold
+    d = core_driver.press("Pause")
+    assert Cancel("hold:") in d.effects and not schedules(d)
+    assert d.state.step is Step.HOLDING and d.state.hold_left == pytest.approx(40)
+    q = last_question(d)
+    assert "40 seconds" in q.text and labels(q) == ["Resume", "Stop"]
+    assert toasts(core_driver.press("Resume")) == []
+    resumed = core_driver.last
+    assert resumed is not None
+    assert "40 seconds to go" in core_replies(resumed)[0].text
+    assert labels(core_replies(resumed)[0]) == ["Too intense", "Pause", "Stop"]
+    sched = schedules(resumed)
+    # only the prompts after 20 s of 60 (at 30 s and 45 s), then the end 40 s from now
+    assert [s.delay for s in sched] == pytest.approx([10.0, 25.0, 40.0])
+    assert sched[-1].kind == "hold_end"
+    assert resumed.state.hold_ends_at == pytest.approx(core_driver.env.now + 40)
+    # new keys: the cancelled rows of the first part never block the rest
+    assert {s.key for s in sched}.isdisjoint({s.key for s in schedules(started)})
+    assert all(s.key.startswith("hold:") for s in sched)
+
+
+def test_stop_while_paused_ends_the_hold_as_always(core_driver: CoreDriver) -> None:
+    to_holding(core_driver)
+    core_driver.advance(10)
+    core_driver.press("Pause")
+    d = core_driver.press("Stop")
+    assert d.state.hold_left is None and d.state.hold_ends_at == core_driver.env.now
+    assert last_question(d).text == core_driver.env.content.text("rate.intensity_question")
+
+
+def test_too_intense_while_paused_only_says_paused(core_driver: CoreDriver) -> None:
+    to_holding(core_driver)
+    core_driver.press("Pause")
+    paused = core_driver.state
+    d = decide(paused, Press(paused.prompt, "intense"), core_driver.env)
+    assert d.state == paused and toasts(d) == [core_driver.env.content.text("toast.paused")]
 
 
 def test_second_round_keys_differ_from_the_first(core_driver: CoreDriver) -> None:
@@ -652,9 +719,10 @@ def test_stripping_adds_stroke_cues(core_env: Env, seconds: int) -> None:
     assert strokes, "stripping got no stroke cues"
     assert len(schedules(d_strip)) > len(schedules(d_static))
     stroke_every = content.session.stripping_stroke_seconds
+    lead = content.session.get_ready_seconds
     for s in strokes:
-        assert s.delay % stroke_every == 0
-        assert 0 < s.delay < seconds
+        assert (s.delay - lead) % stroke_every == 0
+        assert 0 < s.delay - lead < seconds
     delays = [s.delay for s in schedules(d_strip)]
     assert delays == sorted(delays)
     assert schedules(d_strip)[-1].kind == "hold_end"
@@ -1066,6 +1134,7 @@ NON_ANSWER_HINTS = {
     Step.TZ_ASK: "tz.no_match",
     Step.TZ_CONFIRM: "tz.no_match",
     Step.WARNING_CHECK: "check.hint",
+    Step.PLAN_TIME: "plan.time_not_understood",
 }
 
 

@@ -227,8 +227,8 @@ def check_state(state: State, content: Content) -> None:
         assert state.technique in {t.id for t in content.techniques}, step
     if step in WITH_SECONDS:
         assert state.hold_seconds in content.session.hold_seconds, step
-    if step is Step.HOLDING:
-        assert state.hold_ends_at is not None
+    if step is Step.HOLDING:  # running (it ends at a time) or paused (seconds left)
+        assert (state.hold_ends_at is None) != (state.hold_left is None)
         assert state.round >= 1
     if step is Step.RATE_KNOT:
         assert state.intensity in INTENSITIES
@@ -263,7 +263,7 @@ def check_decision(before: State, decision: Decision) -> None:
                     press = decode_press(button.data)
                     assert isinstance(press, Press), button.data
                     # follow-up buttons are out of band (prompt 0); all others belong to the question
-                    expected = 0 if press.action.startswith("fu.") else state.prompt
+                    expected = 0 if press.action.startswith(("fu.", "pl.")) else state.prompt
                     assert press.prompt == expected, (button, state.prompt)
         if isinstance(effect, Schedule):
             assert effect.delay >= 0

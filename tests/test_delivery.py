@@ -34,6 +34,7 @@ class Harness:
         self, db: Database, content: Content, matcher: Matcher, transport: RecordingTransport, clock: Clock
     ) -> None:
         self.db = db
+        self.content = content
         self.transport = transport
         self.clock = clock
         self.service = ConversationService(db, content, matcher, time_scale=1.0, clock=clock)
@@ -71,6 +72,9 @@ class Harness:
         await self.press("Steady pressure", chat)
         await self.press(f"{seconds} s", chat)
         await self.press("Start", chat)
+        # the get-ready countdown, then "press in now": the hold begins
+        self.clock.advance(self.content.session.get_ready_seconds)
+        await self.dispatcher.run_once()
 
     async def statuses(self) -> dict[str, int]:
         async with self.db.transaction() as session:
@@ -299,7 +303,7 @@ async def test_a_second_area_in_one_session_gets_its_own_hold(
     for label in ("Found it", "Foam roller", "Steady", "30 s", "Start"):
         await h.press(label)
     before = len(transport.sent)
-    clock.advance(31)
+    clock.advance(content.session.get_ready_seconds + 31)  # get ready, then the hold
     await h.dispatcher.run_once()
     assert transport.texts()[before:][-1].startswith("Time's up")
 
@@ -345,6 +349,7 @@ async def test_after_an_outage_a_hold_keeps_its_order_and_drops_what_came_too_la
             .scalars()
             .all()
         )
+    rows = [r for r in rows if not r.key.endswith(":0")]  # "press in now" went out in to_hold
     texts = transport.texts()[started:]
     status = {r.payload["text"]: r.status for r in rows}
     assert [status[r.payload["text"]] for r in rows if r.kind == "hold_prompt"][:1] == ["dropped"]
@@ -443,3 +448,32 @@ async def test_rows_already_claimed_are_not_sent_after_delete_or_cancel(
     before = len(transport.sent)
     await h.deliverer.deliver(rows, dispatched=True)
     assert transport.sent[before:] == [], [s.message.text[:30] for s in transport.sent[before:]]
+
+
+async def test_a_due_prompt_waits_for_a_reply_still_being_sent_elsewhere(
+    database, content, matcher, transport, clock
+) -> None:
+    """Replicas: the reply to Start ("Get into position…") is claimed and still being sent by the
+    replica that served the update (waiting for its chat's pacing, say) when the countdown comes
+    due on the leader: the leader's dispatcher must not send the countdown before it."""
+    h = harness(database, content, matcher, transport, clock)
+    await h.send(Command("start"))
+    for label in ("Begin", "None of these"):
+        await h.press(label)
+    await h.send(Text("between my shoulder blades"))
+    for label in ("Found it", "Ball", "Steady pressure", "60 s"):
+        await h.press(label)
+    start = next(data for text, data in h.last_buttons() if "Start" in text)
+    h.update_id += 1
+    handled = await h.service.handle("telegram", CHAT, CHAT, decode_press(start), update_id=h.update_id)
+    before = len(transport.sent)
+    clock.advance(content.session.get_ready_seconds - 0.5)  # countdown due, the reply not sent yet
+    await h.dispatcher.run_once()
+    assert transport.texts()[before:] == []  # nothing overtakes the reply
+    await h.deliverer.deliver(handled.replies)  # the serving replica finally sends it
+    clock.advance(1)
+    await h.dispatcher.run_once()
+    texts = transport.texts()[before:]
+    replies = [reply.message.text for reply in handled.replies]
+    assert texts[: len(replies)] == replies  # the reply first ...
+    assert texts[len(replies)] == "3…" and texts[-1].startswith("Press in now")  # ... then the countdown

@@ -359,7 +359,9 @@ def _text(row: ScheduledMessage) -> str:
 
 
 def _hold_rows(rows: list[ScheduledMessage]) -> list[ScheduledMessage]:
-    return [r for r in rows if r.kind in ("hold_prompt", "hold_end")]
+    """The hold's prompts after "press in now" and its end (the get-ready rows and "press in now"
+    went out before the outage: ``to_hold`` waits for it)."""
+    return [r for r in rows if r.kind in ("hold_prompt", "hold_end") and not r.key.endswith(":0")]
 
 
 async def _rows(settings: Settings) -> list[ScheduledMessage]:

@@ -65,7 +65,7 @@ class Loop:
         await self.send(Text("between my shoulder blades"), chat)
         for label in ("Found it", "Ball", "Steady pressure", "30 s", "Start"):
             await self.press(label, chat)
-        self.clock.advance(31)
+        self.clock.advance(self.content.session.get_ready_seconds + 31)  # get ready, then the hold
         await self.dispatcher.run_once()
         for label in ("Just right", "Softer", "Finish", "Yes, check in"):
             await self.press(label, chat)

@@ -16,6 +16,7 @@ from bot.storage.models import (
     FollowupChoice,
     GroupChat,
     Person,
+    PracticePlan,
     ProcessedUpdate,
     ScheduledMessage,
     SessionRound,
@@ -142,3 +143,50 @@ async def test_every_inactive_person_is_erased_in_batches_and_old_group_notes_go
     assert await _count(database, Person) == 0
     async with database.transaction() as session:
         assert list((await session.execute(select(GroupChat.chat_id))).scalars()) == ["-2"]
+
+
+async def test_the_plan_of_someone_silent_that_long_goes_with_them(database: Database, clock: Clock) -> None:
+    """A plan keeps sending reminders, but someone who has not written for the retention period has
+    it deleted and its reminder cancelled; then, with nothing planned, everything about them goes.
+    The plan of someone who wrote recently stays, however old the plan is."""
+    now = to_datetime(clock())
+    old, recent = now - 200 * DAY, now - 10 * DAY
+    async with database.transaction() as session:
+        silent = Person(channel="telegram", external_id="41", chat_id="41", created_at=old)
+        writes = Person(channel="telegram", external_id="42", chat_id="42", created_at=old)
+        session.add_all([silent, writes])
+        await session.flush()
+        for person, last in ((silent, old), (writes, recent)):
+            session.add(Conversation(person_id=person.id, state={}, updated_at=last))
+            session.add(
+                PracticePlan(
+                    person_id=person.id,
+                    areas=["neck"],
+                    weekdays=[0, 1, 2, 3, 4, 5, 6],
+                    hour=19,
+                    minute=30,
+                    paused=False,
+                    rev=1,
+                    ignored=5,
+                    pause_offered=True,
+                    created_at=old,
+                    updated_at=old,
+                )
+            )
+            session.add(
+                ScheduledMessage(
+                    person_id=person.id,
+                    key="plan:r:1:20271208",
+                    kind="plan_reminder",
+                    due_at=now + DAY,
+                    payload={"text": "x"},
+                    status="pending",
+                )
+            )
+    pruned = await Retention(database, days=180, clock=clock).run_once()
+    assert pruned.rows.get("plans") == 1 and pruned.rows.get("people") == 1
+    async with database.transaction() as session:
+        people = list((await session.execute(select(Person.external_id))).scalars())
+        plans = list((await session.execute(select(PracticePlan.person_id))).scalars())
+        reminders = list((await session.execute(select(ScheduledMessage.status))).scalars())
+    assert people == ["42"] and len(plans) == 1 and reminders == ["pending"]

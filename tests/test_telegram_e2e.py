@@ -94,6 +94,11 @@ async def to_area_question(user: FakeUser) -> None:
 async def to_hold(user: FakeUser, area_text: str = "between my shoulder blades", seconds: int = 30) -> None:
     await to_area_question(user)
     await user.send_text(area_text)
+    await spot_to_hold(user, seconds)
+
+
+async def spot_to_hold(user: FakeUser, seconds: int = 30) -> None:
+    """From "find the exact spot" to a hold that has begun (the recommended tool, steady pressure)."""
     await user.wait_for("find the exact spot")
     await user.press("Found it")
     await user.wait_for("What will you use")
@@ -316,6 +321,7 @@ class Odd:
 
 
 CONTENT = load_content(DEFAULT_CONTENT_DIR)
+OUT_OF_BAND = ("fu.", "pl.")  # follow-up and plan buttons: valid whatever the question
 NON_ANSWER = "qwzx plorf"
 PER_STEP = "per step"  # the hint typed text gets depends on the step (NON_ANSWER_HINTS)
 ODD_INPUTS = (
@@ -346,7 +352,11 @@ def stale_button(user: FakeUser, prompt: int) -> str:
     for msg in reversed(user.messages):
         for button in (b for row in msg.keyboard for b in row):
             press = decode_press(button.get("callback_data"))
-            if isinstance(press, Press) and not press.action.startswith("fu.") and press.prompt < prompt - 1:
+            if (
+                isinstance(press, Press)
+                and not press.action.startswith(OUT_OF_BAND)
+                and press.prompt < prompt - 1
+            ):
                 return str(button["callback_data"])
     raise AssertionError(f"no button older than question {prompt}\n{user.transcript()}")
 
@@ -389,7 +399,7 @@ async def poke_everything(
         prompts = {
             p.prompt
             for p in map(decode_press, (b["callback_data"] for r in asked.keyboard for b in r))
-            if isinstance(p, Press) and not p.action.startswith("fu.")
+            if isinstance(p, Press) and not p.action.startswith(OUT_OF_BAND)
         }
         assert prompts <= {poke.prompt}, f"{where}: the buttons asked again are live"
         if odd.toast:
@@ -467,6 +477,25 @@ async def test_unexpected_input_at_every_step(api: FakeBotAPI, make_settings) ->
             await poke_everything(gus, db, Step.TZ_CONFIRM, content.text("tz.did_you_mean"))
             await gus.press("Atlanta")
             await gus.wait_for("Your time zone is America/New_York")
+            await gus.wait_idle()
+            assert (await stored_state(db, gus.id))["step"] == Step.IDLE.value
+            # setting up a practice plan: the areas, the days, the chosen days, the time
+            await gus.send_command("plan")
+            await poke_everything(gus, db, Step.PLAN_AREAS, content.text("plan.areas_question"))
+            for tick, step, key in (
+                ("Neck", Step.PLAN_DAYS, "plan.days_question"),
+                (None, Step.PLAN_WEEKDAYS, "plan.weekdays_question"),
+                ("Mon", Step.PLAN_TIME, "plan.time_question"),
+            ):
+                if tick is None:
+                    await gus.press("Choose days")
+                else:
+                    await gus.press(tick)
+                    await gus.wait_for(lambda m, tick=tick: f"✓ {tick}" in m.buttons)
+                    await gus.press("Done")
+                await poke_everything(gus, db, step, content.text(key))
+            await gus.press("19:30")
+            await gus.wait_for("Your plan is set")
             await gus.wait_idle()
             assert (await stored_state(db, gus.id))["step"] == Step.IDLE.value
         async with db.transaction() as session:

@@ -67,6 +67,7 @@ COMMANDS = (
     ("cancel", "menu.cancel"),
     ("progress", "menu.progress"),
     ("reminders", "menu.reminders"),
+    ("plan", "menu.plan"),
     ("about", "menu.about"),
     ("privacy", "menu.privacy"),
     ("mydata", "menu.mydata"),

@@ -117,6 +117,14 @@ class SessionRules(Strict):
     prompt_late_after_seconds: float = Field(gt=0, description="a prompt later than this is dropped")
     prompts: list[HoldPrompt] = Field(min_length=1)
     stripping_stroke_seconds: int = Field(gt=0)
+    get_ready_seconds: int = Field(ge=0, description="after Start, before the first prompt")
+    countdown_from: int = Field(ge=0, description="3: '3…', '2…', '1…' in the last seconds of the get-ready")
+
+    @model_validator(mode="after")
+    def _countdown(self) -> SessionRules:
+        if self.countdown_from > self.get_ready_seconds:
+            raise ValueError("session.countdown_from: at most get_ready_seconds")
+        return self
 
 
 class FollowupRules(Strict):
@@ -136,6 +144,24 @@ class FollowupRules(Strict):
     def _hours(self) -> FollowupRules:
         if any(not 0 <= h <= 23 for h in self.hour_choices):
             raise ValueError("followups.hour_choices: hours are 0 to 23")
+        return self
+
+
+class PlanRules(Strict):
+    """A practice plan: the times offered, snoozes, when to offer a pause (docs/plan.md)."""
+
+    session_minutes: int = Field(ge=1, description="said in the reminder: 'your 5-minute ... session'")
+    time_choices: list[str] = Field(min_length=1, description="local times offered as buttons, HH:MM")
+    snooze_minutes: list[int] = Field(min_length=1)
+    ignored_before_pause_offer: int = Field(ge=1, description="ignored reminders in a row, then one offer")
+    reminder_useful_for_minutes: int = Field(gt=0, description="a reminder later than this is dropped")
+
+    @model_validator(mode="after")
+    def _times(self) -> PlanRules:
+        for clock in self.time_choices:
+            hour, _, minute = clock.partition(":")
+            if not (hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60):
+                raise ValueError(f"plan.time_choices: {clock!r} is not HH:MM")
         return self
 
 
@@ -217,6 +243,7 @@ class Content(Strict):
     severities: dict[Severity, str]
     session: SessionRules
     followups: FollowupRules
+    plan: PlanRules
     cities: dict[str, str] = Field(default_factory=dict, description="city name -> IANA zone")
     strings: dict[str, str]
     aliases: dict[str, list[str]] = Field(default_factory=dict)

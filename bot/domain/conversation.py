@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import replace
 
-from bot.domain import followups, privacy
+from bot.domain import followups, plan_chat, privacy
 from bot.domain.content import Content, RedFlag, Severity
 from bot.domain.decision import Decision, Env
 from bot.domain.effects import (
@@ -26,6 +26,7 @@ from bot.domain.effects import (
     Schedule,
     SetProfile,
     ShowProgress,
+    ShowStreak,
     Toast,
 )
 from bot.domain.events import BadPress, Command, Event, Location, Press, Text, Unsupported, encode_press
@@ -35,6 +36,7 @@ from bot.domain.pictures import describe as describe_picture
 from bot.domain.state import State, Step
 
 HOLD_KEY_PREFIX = "hold:"
+HOLD_COUNTDOWN = "hold_countdown"  # kind of the get-ready countdown rows ("3…", "2…", "1…")
 CHECK_YES = "yes"
 CHECK_NO = "no"
 # free text typed here is about the person's problem: an area named with it is kept
@@ -141,6 +143,8 @@ def question(state: State, env: Env) -> Message:
     if step is Step.HOLDING:
         if state.hold_ends_at is not None and env.now >= state.hold_ends_at:
             return intensity_question(state, env)
+        if paused(state):
+            return Message(t("hold.paused", left=_whole(state.hold_left)), hold_buttons(state, env))
         return Message(t("hold.in_progress"), hold_buttons(state, env))
     if step is Step.RATE_KNOT:
         labels = [t(f"button.knot_{k}") for k in KNOT_FEELS]
@@ -156,6 +160,8 @@ def question(state: State, env: Env) -> Message:
         return followups.tz_candidates_question(state, env)
     if step is Step.WARNING_CHECK:
         return warning_check_question(state, env)
+    if step in plan_chat.PLAN_STEPS:
+        return plan_chat.question(state, env)
     # Step.FOLLOWUP
     return Message(
         t("followup.question"),
@@ -177,7 +183,24 @@ def warning_check_question(state: State, env: Env) -> Message:
 
 def hold_buttons(state: State, env: Env) -> tuple[tuple[Button, ...], ...]:
     t = env.content.text
-    return ((_btn(state, t("button.too_intense"), "intense"), _btn(state, t("button.stop"), "stop")),)
+    if paused(state):
+        return ((_btn(state, t("button.resume"), "resume"), _btn(state, t("button.stop"), "stop")),)
+    return (
+        (
+            _btn(state, t("button.too_intense"), "intense"),
+            _btn(state, t("button.pause"), "pause"),
+            _btn(state, t("button.stop"), "stop"),
+        ),
+    )
+
+
+def paused(state: State) -> bool:
+    """A hold paused with Pause: its prompts are cancelled until Resume."""
+    return state.step is Step.HOLDING and state.hold_left is not None and state.hold_ends_at is None
+
+
+def _whole(seconds: float | None) -> int:
+    return max(1, round(seconds or 0))
 
 
 def intensity_question(state: State, env: Env) -> Message:
@@ -215,7 +238,12 @@ def ask(state: State, env: Env, *before: Effect) -> Decision:
 
 
 def start_session(state: State, env: Env, *before: Effect) -> Decision:
-    fresh = State(prompt=state.prompt, session=state.session + 1)
+    return start_planned(state, env, None, *before)
+
+
+def start_planned(state: State, env: Env, area: str | None, *before: Effect) -> Decision:
+    """A new session; ``area`` (from a plan reminder) is taken once the screening is answered."""
+    fresh = State(prompt=state.prompt, session=state.session + 1, planned=area)
     return ask(
         fresh.advance(Step.SCREENING),
         env,
@@ -238,7 +266,9 @@ def red_flag_reply(flag: RedFlag, state: State, env: Env) -> Decision:
     """Stop self-massage and say where to get help; avoid-spot redirects to another area."""
     t = env.content.text
     text = t("flag.reply", reply=flag.reply, action=env.content.severities[flag.severity])
-    if state.step is Step.IDLE and flag.severity not in ENDING_SEVERITIES:
+    if (
+        state.step is Step.IDLE or state.step in plan_chat.PLAN_STEPS
+    ) and flag.severity not in ENDING_SEVERITIES:
         # no session yet: say why, and let screening happen when they begin
         return ask(state, env, _reply(text))
     if flag.severity in ENDING_SEVERITIES:
@@ -272,7 +302,7 @@ def warning_check(state: State, result: MatchResult, env: Env) -> Decision:
     held = state
     if state.step is Step.HOLDING and not (state.hold_ends_at is not None and env.now >= state.hold_ends_at):
         before += [Cancel(HOLD_KEY_PREFIX), _reply(env.content.text("cancel.release"))]
-        held = replace(state, hold_ends_at=env.now)
+        held = replace(state, hold_ends_at=env.now, hold_left=None)  # a paused hold ends too
     candidates = held.candidates
     if state.step in AREA_STEPS:
         found = (result.area,) if result.area is not None else tuple(c.area for c in result.candidates)
@@ -318,7 +348,7 @@ def on_text(state: State, text: str, env: Env) -> Decision:
         return ask(state, env, _reply(t("idle.hint")))
     if state.step in (Step.SCREENING, Step.SCREENING_PICK):
         if words in NO_WORDS:
-            return ask(state.advance(Step.AREA), env, _reply(t("screening.cleared")))
+            return screening_cleared(state, env)
         if words in YES_WORDS and state.step is Step.SCREENING:
             return ask(state.advance(Step.SCREENING_PICK), env)
         return ask(state, env, _reply(t("hint.use_buttons")))
@@ -334,6 +364,8 @@ def on_text(state: State, text: str, env: Env) -> Decision:
         found = followups.on_tz_text(state, text, env)
         if found is not None:
             return found
+    if state.step is Step.PLAN_TIME:
+        return plan_chat.on_time_text(state, text, env)
     if state.step is Step.FOLLOWUP and words in YES_WORDS | NO_WORDS:
         return on_press(state, Press(state.prompt, "fu:yes" if words in YES_WORDS else "fu:no"), env)
     if state.step is Step.HOLDING and not (state.hold_ends_at is not None and env.now >= state.hold_ends_at):
@@ -364,6 +396,8 @@ def on_command(state: State, name: str, env: Env) -> Decision:
         return ask(state, env, ShowProgress())
     if name in privacy.COMMANDS:
         return privacy.on_command(state, name, env, ask)
+    if name == plan_chat.COMMAND:
+        return plan_chat.on_command(state, env, ask)
     if name == "reminders":
         menu = followups.reminders_menu(env)
         return Decision(state, (menu,)) if state.step is Step.IDLE else ask(state, env, menu)
@@ -381,6 +415,8 @@ def on_stale(state: State, press: Press, env: Env) -> Decision:
 def on_press(state: State, press: Press, env: Env) -> Decision:
     if press.action.startswith(privacy.ACTION_PREFIX):
         return privacy.on_press(state, press, env, ask)
+    if press.action.startswith(plan_chat.ACTION_PREFIX):
+        return plan_chat.on_press(state, press.action, env, ask, start_planned)
     if press.action.startswith(followups.ACTION_PREFIX):
         # follow-up buttons answer messages sent later, whatever the conversation is doing
         if press.action == followups.ACTION_PREFIX + "massage":
@@ -409,10 +445,17 @@ def _idle_press(state: State, action: str, env: Env) -> Decision | None:
     return start_session(state, env) if action == "begin" else None
 
 
+def screening_cleared(state: State, env: Env) -> Decision:
+    """No warning sign: the area question, or straight to the area of a plan reminder's Start."""
+    cleared = _reply(env.content.text("screening.cleared"))
+    if state.planned is not None:
+        return area_chosen(state, state.planned, env, cleared)
+    return ask(state.advance(Step.AREA), env, cleared)
+
+
 def _screening_press(state: State, action: str, env: Env) -> Decision | None:
-    t = env.content.text
     if action == "none":
-        return ask(state.advance(Step.AREA), env, _reply(t("screening.cleared")))
+        return screening_cleared(state, env)
     if action == "some" and state.step is Step.SCREENING:
         return ask(state.advance(Step.SCREENING_PICK), env)
     if action.startswith("flag:"):
@@ -480,17 +523,50 @@ def _ready_press(state: State, action: str, env: Env) -> Decision | None:
 
 
 def start_hold(state: State, env: Env) -> Decision:
-    """Send the first prompt now and schedule the rest through the database."""
+    """ "Get into position", a short countdown, then the prompts, all scheduled through the database."""
     c = env.content
+    t = c.text
     seconds = _need_int(state.hold_seconds)
-    technique = _need(state.technique)
+    lead = c.session.get_ready_seconds
     holding = state.advance(
         Step.HOLDING,
-        hold_ends_at=env.now + seconds * env.time_scale,
+        hold_ends_at=env.now + (lead + seconds) * env.time_scale,
         round=state.round + 1,
+        hold_left=None,
     )
     buttons = hold_buttons(holding, env)
-    late = max(1.0, c.session.prompt_late_after_seconds * env.time_scale)
+    tool = c.tool(_need(state.tool)).name.lower()
+    effects: list[Effect] = [
+        _reply(t("hold.started", seconds=seconds)),
+        Reply(Message(t("hold.get_ready", tool=tool, seconds=lead), buttons)),
+    ]
+    prefix = _hold_prefix(holding)
+    for n in range(c.session.countdown_from, 0, -1):
+        effects.append(
+            Schedule(
+                key=f"{prefix}c{n}",
+                delay=(lead - n) * env.time_scale,
+                message=Message(t("hold.countdown", n=n), buttons),
+                kind=HOLD_COUNTDOWN,  # dropped quietly when late: the hold itself is still to come
+                late_after=_late_after(env),
+            )
+        )
+    return Decision(holding, (*effects, *_hold_schedules(holding, env, lead=lead, elapsed=None)))
+
+
+def _hold_prefix(holding: State) -> str:
+    # the question number is unique per hold (and per resume), even when a second area restarts
+    # the round count
+    return f"{HOLD_KEY_PREFIX}{holding.session}:{holding.prompt}:"
+
+
+def _late_after(env: Env) -> float:
+    return max(1.0, env.content.session.prompt_late_after_seconds * env.time_scale)
+
+
+def _timed_prompts(seconds: int, technique: str, env: Env) -> list[tuple[float, str]]:
+    """(seconds into the hold, text) of every prompt of a hold, in order."""
+    c = env.content
     timed: list[tuple[float, str]] = [
         (p.at * seconds, c.text("hold.prompt", text=p.text))
         for p in c.session.prompts
@@ -501,33 +577,38 @@ def start_hold(state: State, env: Env) -> Decision:
         free = [s for s in range(stroke, seconds, stroke) if all(abs(s - at) > 2 for at, _ in timed)]
         timed += [(float(s), c.text("hold.stroke", n=n)) for n, s in enumerate(free, start=1)]
     timed.sort(key=lambda item: item[0])
-    first, rest = timed[0], timed[1:]
-    # the question number is unique per hold, even when a second area restarts the round count
-    prefix = f"{HOLD_KEY_PREFIX}{holding.session}:{holding.prompt}:"
-    effects: list[Effect] = [
-        _reply(c.text("hold.started", seconds=seconds)),
-        Reply(Message(first[1], buttons)),
-    ]
-    for i, (at, text) in enumerate(rest, start=1):
-        effects.append(
-            Schedule(
-                key=f"{prefix}{i}",
-                delay=at * env.time_scale,
-                message=Message(text, buttons),
-                kind="hold_prompt",
-                late_after=late,
-            )
+    return timed
+
+
+def _hold_schedules(holding: State, env: Env, *, lead: float, elapsed: float | None) -> list[Schedule]:
+    """The prompts and the end of a hold, ``lead`` seconds from now; ``elapsed``: a resumed hold,
+    so only the prompts after that many seconds (its first prompt is the "press in again" reply)."""
+    seconds = _need_int(holding.hold_seconds)
+    done = elapsed if elapsed is not None else -1.0
+    buttons = hold_buttons(holding, env)
+    prefix = _hold_prefix(holding)
+    out = [
+        Schedule(
+            key=f"{prefix}{i}",
+            delay=(lead + at - max(done, 0.0)) * env.time_scale,
+            message=Message(text, buttons),
+            kind="hold_prompt",
+            # "press in now" starts the hold: like its end, it is never dropped for being late
+            late_after=None if at == 0 else _late_after(env),
         )
+        for i, (at, text) in enumerate(_timed_prompts(seconds, _need(holding.technique), env))
+        if at > done
+    ]
     end = intensity_question(holding, env)
-    effects.append(
+    out.append(
         Schedule(
             key=f"{prefix}end",
-            delay=seconds * env.time_scale,
-            message=Message(c.text("hold.end", text=end.text), end.buttons),
+            delay=(lead + seconds - max(done, 0.0)) * env.time_scale,
+            message=Message(env.content.text("hold.end", text=end.text), end.buttons),
             kind="hold_end",
         )
     )
-    return Decision(holding, tuple(effects))
+    return out
 
 
 def _need_int(value: int | None) -> int:
@@ -541,18 +622,44 @@ def _holding_press(state: State, action: str, env: Env) -> Decision | None:
     if action == "intense":
         if state.hold_ends_at is not None and env.now >= state.hold_ends_at:
             return ask(state, env, Toast(t("toast.hold_over")))
+        if paused(state):
+            return ask(state, env, Toast(t("toast.paused")))
         return Decision(state, (Toast(t("toast.eased")), _reply(t("hold.too_intense"))))
     if action == "stop":
-        stopped = state.advance(Step.HOLDING, hold_ends_at=env.now)
+        stopped = state.advance(Step.HOLDING, hold_ends_at=env.now, hold_left=None)
         return ask(stopped, env, Cancel(HOLD_KEY_PREFIX), _reply(t("hold.stopped")))
+    if action in ("pause", "resume"):
+        return _pause_or_resume(state, action, env)
     if action.startswith("int:") and action.removeprefix("int:") in INTENSITIES:
         intensity = action.removeprefix("int:")
         # a rating ends the hold, even if it came early: cancel what is left
         before: list[Effect] = [Cancel(HOLD_KEY_PREFIX)]
         if intensity != "right":
             before.append(_reply(t(f"rate.intensity_{intensity}")))
-        return ask(state.advance(Step.RATE_KNOT, intensity=intensity, hold_ends_at=None), env, *before)
+        return ask(
+            state.advance(Step.RATE_KNOT, intensity=intensity, hold_ends_at=None, hold_left=None),
+            env,
+            *before,
+        )
     return None
+
+
+def _pause_or_resume(state: State, action: str, env: Env) -> Decision | None:
+    """Pause: the prompts stop, the seconds still to go are kept. Resume: the rest of the hold."""
+    t = env.content.text
+    seconds = _need_int(state.hold_seconds)
+    if action == "pause":
+        if paused(state) or state.hold_ends_at is None or env.now >= state.hold_ends_at:
+            return ask(state, env, Toast(t("toast.hold_over") if not paused(state) else t("toast.paused")))
+        left = min(float(seconds), (state.hold_ends_at - env.now) / env.time_scale)
+        held = state.advance(Step.HOLDING, hold_ends_at=None, hold_left=left)
+        return ask(held, env, Cancel(HOLD_KEY_PREFIX), Toast(t("toast.paused")))
+    if not paused(state):
+        return None
+    left = state.hold_left or 0.0
+    resumed = state.advance(Step.HOLDING, hold_ends_at=env.now + left * env.time_scale, hold_left=None)
+    again = Reply(Message(t("hold.resumed", left=_whole(left)), hold_buttons(resumed, env)))
+    return Decision(resumed, (again, *_hold_schedules(resumed, env, lead=0.0, elapsed=seconds - left)))
 
 
 def _knot_press(state: State, action: str, env: Env) -> Decision | None:
@@ -599,6 +706,7 @@ def aftercare(state: State, env: Env) -> Decision:
         _reply(t("aftercare.stretch", stretches=stretches)),
         _reply(t("aftercare.care")),
         _reply(t("aftercare.professional")),
+        ShowStreak(),
     )
 
 
@@ -609,9 +717,11 @@ def _followup_press(state: State, action: str, env: Env) -> Decision | None:
     record = RecordFollowups(session=state.session, wanted=wanted, areas=state.areas_done)
     if wanted:
         opted = followups.opt_in(state, env)
-        return Decision(opted.state, (record, *opted.effects))
+        return plan_chat.offer(state, Decision(opted.state, (record, *opted.effects)), env)
     profile = SetProfile(replace(env.profile, followups=False))
-    return end_session(state, record, profile, _reply(env.content.text("followup.no")))
+    return plan_chat.offer(
+        state, end_session(state, record, profile, _reply(env.content.text("followup.no"))), env
+    )
 
 
 PRESS_HANDLERS: dict[Step, Callable[[State, str, Env], Decision | None]] = {
@@ -632,6 +742,7 @@ PRESS_HANDLERS: dict[Step, Callable[[State, str, Env], Decision | None]] = {
     Step.TZ_ASK: followups.on_tz_press,
     Step.TZ_CONFIRM: followups.on_tz_press,
     Step.WARNING_CHECK: _check_press,
+    **dict.fromkeys(plan_chat.PLAN_STEPS, plan_chat.on_step_press),
 }
 
 
@@ -639,6 +750,8 @@ def is_consistent(state: State, content: Content) -> bool:
     """Does the state have what its step needs, with ids that exist in this content?"""
     areas = {a.id for a in content.areas}
     if state.area is not None and state.area not in areas:
+        return False
+    if not plan_chat.is_consistent(state, content):
         return False
     if not set(state.candidates) <= areas or not set(state.areas_done) <= areas:
         return False

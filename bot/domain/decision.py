@@ -9,6 +9,7 @@ from enum import StrEnum
 from bot.domain.content import Content
 from bot.domain.effects import Effect
 from bot.domain.matcher import Matcher
+from bot.domain.plan import Plan
 from bot.domain.profile import Profile
 from bot.domain.state import State
 from bot.domain.timezones import ZoneMatcher
@@ -30,6 +31,8 @@ class Env:
     # what the bot sent of the follow-up checks this event answers (key -> status), looked up by the
     # service: a check answer counts only for a check that was sent, and only once
     checks: Mapping[str, CheckStatus] = field(default_factory=dict)
+    plan: Plan | None = None  # the person's practice plan, if any
+    recent_areas: tuple[str, ...] = ()  # areas of the latest sessions, newest first (read for /plan)
 
 
 class CheckStatus(StrEnum):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.domain.plan import Plan
 from bot.domain.profile import Profile
 
 
@@ -67,6 +68,18 @@ class SetProfile:
 
 
 @dataclass(frozen=True)
+class SavePlan:
+    """Store the person's practice plan (replacing the one before)."""
+
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class DropPlan:
+    """Delete the person's practice plan (/plan → Stop)."""
+
+
+@dataclass(frozen=True)
 class RecordRound:
     """A finished round, kept for progress and follow-ups (ids and ratings only)."""
 
@@ -113,17 +126,26 @@ class ShowProgress:
     and the chart (or a friendly note when nothing is rated yet), since only it can see the database."""
 
 
+@dataclass(frozen=True)
+class ShowStreak:
+    """After a session: a line about the streak (days in a row, sessions this week). The service
+    writes it, since only it can read the rounds (see bot/domain/streak.py)."""
+
+
 Effect = (
     Reply
     | Toast
     | Schedule
     | Cancel
     | SetProfile
+    | SavePlan
+    | DropPlan
     | RecordRound
     | RecordCheckin
     | RecordFollowups
     | ForgetPerson
     | ShowProgress
+    | ShowStreak
 )
 
 

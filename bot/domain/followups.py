@@ -124,6 +124,10 @@ def zone_chosen(state: State, zone_name: str, env: Env) -> Decision:
     confirm = _reply(
         t("tz.confirmed", zone=zone_name, clock=local_clock(_now(env), profile)), remove_keyboard=True
     )
+    from bot.domain import plan_chat  # imported here: plan_chat asks this module's time-zone question
+
+    if plan_chat.has_draft(state):  # a plan was waiting for the time zone
+        return plan_chat.finish(state, replace(env, profile=profile), SetProfile(profile), confirm)
     idle = State(prompt=state.prompt + 1, session=state.session)
     effects: list[Effect] = [SetProfile(profile), confirm]
     if profile.followups and state.areas_done:

@@ -1,4 +1,5 @@
-"""A person's settings that outlive a conversation: follow-ups, time zone, reminder hour, quiet hours.
+"""A person's settings that outlive a conversation: follow-ups, time zone, reminder hour, quiet hours,
+and whether a practice plan was offered.
 
 Stored as columns of the ``people`` table; the core reads them through
 :class:`~bot.domain.conversation.Env` and changes them with the
@@ -23,3 +24,4 @@ class Profile:
     hour: int = DEFAULT_HOUR  # local hour of the next-day check
     quiet_start: int = QUIET_START  # no follow-ups from this local hour ...
     quiet_end: int = QUIET_END  # ... until this one; equal values: no quiet hours
+    plan_offered: bool = False  # a practice plan was offered after a session (only ever once)

@@ -27,6 +27,10 @@ class Step(StrEnum):
     TZ_ASK = "tz_ask"  # share location, or type a city or UTC offset
     TZ_CONFIRM = "tz_confirm"  # did you mean this time zone?
     WARNING_CHECK = "warning_check"  # free text only possibly named a warning sign: yes / no
+    PLAN_AREAS = "plan_areas"  # /plan: which areas (toggles, then Done)
+    PLAN_DAYS = "plan_days"  # every day / weekdays / choose days
+    PLAN_WEEKDAYS = "plan_weekdays"  # which days (toggles, then Done)
+    PLAN_TIME = "plan_time"  # a local time: buttons, or typed "19:30"
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class State:
     technique: str | None = None
     hold_seconds: int | None = None
     hold_ends_at: float | None = None  # epoch seconds, scaled
+    hold_left: float | None = None  # a paused hold: its seconds still to go (unscaled)
     round: int = 0  # rounds done on the current area
     intensity: str | None = None  # last round: too light / just right / too much
     knot: str | None = None  # last round: softer / same / worse
@@ -53,6 +58,10 @@ class State:
     check: str | None = None  # WARNING_CHECK: the warning sign asked about
     back: Step | None = None  # WARNING_CHECK: the step to go back to after "No"
     then: str | None = None  # WARNING_CHECK: a stated, less urgent sign that applies after "No"
+    picked: tuple[str, ...] = ()  # /plan being set up: the areas chosen so far
+    weekdays: tuple[int, ...] = ()  # /plan being set up: the days (0 is Monday)
+    plan_minute: int | None = None  # /plan being set up: the time, in minutes after local midnight
+    planned: str | None = None  # a session started from a plan reminder: its area, after screening
 
     def advance(self, step: Step, **changes: Any) -> State:
         """Move to a new question: the step changes and old buttons go stale."""
@@ -64,6 +73,8 @@ class State:
         data["candidates"] = list(self.candidates)
         data["areas_done"] = list(self.areas_done)
         data["zones"] = list(self.zones)
+        data["picked"] = list(self.picked)
+        data["weekdays"] = list(self.weekdays)
         data["back"] = None if self.back is None else self.back.value
         return data
 
@@ -78,7 +89,11 @@ class State:
             kwargs["step"] = Step(kwargs.get("step", Step.IDLE))
             if kwargs.get("back") is not None:
                 kwargs["back"] = Step(kwargs["back"])
-            for name in ("candidates", "areas_done", "zones"):
+            days = kwargs.get("weekdays", ())
+            if not isinstance(days, list | tuple) or not all(_is_int(d) and 0 <= d <= 6 for d in days):
+                raise TypeError("weekdays")
+            kwargs["weekdays"] = tuple(days)
+            for name in ("candidates", "areas_done", "zones", "picked"):
                 value = kwargs.get(name, ())
                 if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
                     raise TypeError(name)
@@ -95,11 +110,16 @@ class State:
             value = getattr(self, name)
             if not _is_int(value) or value < 0:
                 raise TypeError(name)
-        for name in ("area", "tool", "technique", "intensity", "knot", "check", "then"):
+        for name in ("area", "tool", "technique", "intensity", "knot", "check", "then", "planned"):
             if not isinstance(getattr(self, name), str | None):
                 raise TypeError(name)
+        if not (self.plan_minute is None or (_is_int(self.plan_minute) and 0 <= self.plan_minute < 1440)):
+            raise TypeError("plan_minute")
         if not (self.hold_seconds is None or _is_int(self.hold_seconds)):
             raise TypeError("hold_seconds")
+        left = self.hold_left
+        if not (left is None or (isinstance(left, int | float) and not isinstance(left, bool) and left >= 0)):
+            raise TypeError("hold_left")
         ends = self.hold_ends_at
         if not (ends is None or (isinstance(ends, int | float) and not isinstance(ends, bool))):
             raise TypeError("hold_ends_at")

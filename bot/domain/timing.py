@@ -48,14 +48,14 @@ def is_valid_zone(name: str) -> bool:
     return True
 
 
-def local_at(day: date, hour: int, tz: tzinfo) -> datetime:
-    """``hour``:00 local on ``day`` as an aware UTC datetime.
+def local_at(day: date, hour: int, tz: tzinfo, minute: int = 0) -> datetime:
+    """``hour``:``minute`` local on ``day`` as an aware UTC datetime.
 
     In a spring-forward gap (the hour does not exist) the time moves forward by
     the gap (02:00 → 03:00); in a fall-back overlap the first occurrence is used
     (PEP 495, ``fold=0``).
     """
-    return datetime.combine(day, time(hour)).replace(tzinfo=tz, fold=0).astimezone(UTC)
+    return datetime.combine(day, time(hour, minute)).replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
 def in_quiet_hours(moment: datetime, profile: Profile) -> bool:

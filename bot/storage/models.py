@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -68,6 +69,7 @@ class Person(Base):
     reminder_hour: Mapped[int] = mapped_column(Integer, default=10)
     quiet_start: Mapped[int] = mapped_column(Integer, default=21)
     quiet_end: Mapped[int] = mapped_column(Integer, default=8)
+    plan_offered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     def profile(self) -> Profile:
@@ -77,6 +79,7 @@ class Person(Base):
             hour=self.reminder_hour,
             quiet_start=self.quiet_start,
             quiet_end=self.quiet_end,
+            plan_offered=self.plan_offered,
         )
 
     def set_profile(self, profile: Profile) -> None:
@@ -85,6 +88,7 @@ class Person(Base):
         self.reminder_hour = profile.hour
         self.quiet_start = profile.quiet_start
         self.quiet_end = profile.quiet_end
+        self.plan_offered = profile.plan_offered
 
 
 class Conversation(Base):
@@ -126,6 +130,28 @@ class ScheduledMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PracticePlan(Base):
+    """A person's practice plan (bot.domain.plan.Plan): areas, local weekdays and time, paused or not.
+
+    Lives as long as the person (``/delete`` erases it); the retention job deletes the
+    plan of someone who has not written for the retention period.
+    """
+
+    __tablename__ = "plans"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    areas: Mapped[list[str]] = mapped_column(JSON)  # area ids
+    weekdays: Mapped[list[int]] = mapped_column(JSON)  # local weekdays, 0 is Monday
+    hour: Mapped[int] = mapped_column(Integer)
+    minute: Mapped[int] = mapped_column(Integer)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    rev: Mapped[int] = mapped_column(Integer, default=1)
+    ignored: Mapped[int] = mapped_column(Integer, default=0)
+    pause_offered: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SessionRound(Base):

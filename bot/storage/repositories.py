@@ -366,6 +366,30 @@ class Schedule:
                 )
         return out
 
+    async def in_flight(self, person_ids: list[int], now: datetime, mine: list[int]) -> dict[int, Waiting]:
+        """Per person, their earliest message claimed by a live claim other than ``mine`` (a reply
+        another process or update is sending right now, say one waiting for its chat's pacing):
+        their later messages must not overtake it."""
+        if not person_ids:
+            return {}
+        first = func.coalesce(ScheduledMessage.first_due_at, ScheduledMessage.due_at)
+        rows = await self.session.execute(
+            select(ScheduledMessage.person_id, first, ScheduledMessage.id, ScheduledMessage.lease_until)
+            .where(
+                ScheduledMessage.person_id.in_(person_ids),
+                ScheduledMessage.status == CLAIMED,
+                ScheduledMessage.lease_until >= now,
+                ScheduledMessage.id.not_in(mine),
+            )
+            .order_by(first, ScheduledMessage.id)
+        )
+        out: dict[int, Waiting] = {}
+        for person_id, first_due, row_id, lease_until in rows.all():
+            out.setdefault(
+                int(person_id), Waiting(first_due, int(row_id), lease_until or first_due, paced=True)
+            )
+        return out
+
     async def paced_until(self, person_id: int) -> datetime | None:
         """When the last of the person's messages moved behind their chat's pacing is due (pending,
         or claimed and about to go), or None: a new reply goes after it."""
