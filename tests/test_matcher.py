@@ -459,14 +459,26 @@ def test_zone_to_avoid_typed_as_the_area_says_avoid_and_asks_again(
 # -- held-out and development sets (docs/matching.md) -------------------------------
 
 SETS = Path(__file__).parent / "data"
-DEVELOPMENT = ["dev_en.yaml", "dev2_en.yaml", "dev3_en.yaml", "dev4_en.yaml", "dev5_en.yaml", "dev6_en.yaml"]
+DEVELOPMENT = [
+    "dev_en.yaml",
+    "dev2_en.yaml",
+    "dev3_en.yaml",
+    "dev4_en.yaml",
+    "dev5_en.yaml",
+    "dev6_en.yaml",
+    "dev7_en.yaml",
+]
 
 
-def scored(matcher: Matcher, content: Content, names: list[str]) -> dict[str, float]:
+def scored(
+    matcher: Matcher, content: Content, names: list[str], *, least: tuple[int, int, int] = (150, 140, 20)
+) -> dict[str, float]:
+    """The figures of labelled sets with at least ``least`` (warning, area, out-of-scope) rows."""
     rows = [row for name in names for row in load_rows(SETS / name)]
     report = evaluate(matcher, rows, "+".join(names), {f.id for f in content.red_flags}, AREA_IDS_SET)
     print("\n" + format_report(report))
-    assert report.warnings >= 150 and report.areas >= 140 and report.out_of_scope >= 20
+    warnings, areas, out_of_scope = least
+    assert report.warnings >= warnings and report.areas >= areas and report.out_of_scope >= out_of_scope
     assert set(report.per_area) == set(AREA_IDS)
     assert set(report.per_sign) == {f.id for f in content.red_flags}
     return report.figures()
@@ -477,9 +489,19 @@ AREA_IDS_SET = set(AREA_IDS)
 
 def test_the_frozen_held_out_set(matcher: Matcher, content: Content) -> None:
     """heldout_en.yaml is frozen: never edit it, never tune content against its rows. The issue's
-    targets hold for stops, questions and areas; warning signs caught is 147/151 (the target is
-    all of them; docs/matching.md lists the misses), so that figure is a floor against regression."""
+    targets hold: every warning sign caught, stops <= 1 %, questions <= 10 %, areas >= 95 %."""
     f = scored(matcher, content, ["heldout_en.yaml"])
+    assert f["wrong_stops"] <= 0.01
+    assert f["extra_questions"] <= 0.10
+    assert f["area_top1"] >= 0.95
+    assert f["warnings_caught"] == 1.0
+
+
+def test_the_second_frozen_held_out_set(matcher: Matcher, content: Content) -> None:
+    """heldout2_en.yaml (written independently, frozen before the mechanisms it measures were
+    tuned): the targets hold for stops, questions and areas; warning signs caught is 79/81 (the
+    target is all of them; docs/matching.md), so that figure is a floor against regression."""
+    f = scored(matcher, content, ["heldout2_en.yaml"], least=(80, 120, 15))
     assert f["wrong_stops"] <= 0.01
     assert f["extra_questions"] <= 0.10
     assert f["area_top1"] >= 0.95
@@ -487,7 +509,7 @@ def test_the_frozen_held_out_set(matcher: Matcher, content: Content) -> None:
 
 
 def test_the_development_sets(matcher: Matcher, content: Content) -> None:
-    """The sets the content was tuned against (2,114 rows): the same targets, caught >= 99 %."""
+    """The sets the content was tuned against (2,406 rows): the same targets, caught >= 99 %."""
     f = scored(matcher, content, DEVELOPMENT)
     assert f["wrong_stops"] <= 0.01
     assert f["extra_questions"] <= 0.10

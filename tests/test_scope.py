@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.domain.content import Content, Cues, NegationCues, Understanding
+from bot.domain.content import CancelledCues, Content, Cues, NegationCues, Understanding
 from bot.domain.matcher import Matcher, normalise
 from bot.domain.scope import Polarity, Scope
 
@@ -209,3 +209,98 @@ def test_two_landmarks_give_a_close_call(matcher: Matcher) -> None:
     result = matcher.match("the knot next to my spine just below my neck")
     assert result.area is None and result.red_flag is None
     assert "upper_back" in {c.area for c in result.candidates}
+
+
+def test_a_cue_after_the_mention_in_a_question_asks_and_does_not_deny() -> None:
+    """ "numb is gone?" asks whether it is gone: only possible, never a denial."""
+    rules = RULES.model_copy(update={"negation": NegationCues(before=["no"], after=["normal"])})
+    scope = Scope(rules, normalise)
+    assert scope.polarities(["numb", "normal", "?"], [False] * 3) == [U, U, S]
+    assert scope.polarities(["numb", "normal"], [False] * 2) == [D, S]
+
+
+def test_a_hedge_across_a_comma_leaves_a_denial_standing() -> None:
+    """ "no numb , or something": the hedge is a clause of its own; the denial before it stands."""
+    assert read("no numb , or something")[1] is D
+    assert read("numb , or something")[0] is U  # nothing denied it: the hedge still reaches back
+
+
+def test_a_double_negation_states_the_mention() -> None:
+    """ "cant breathe without chest hurting": a "without" after an inability denies nothing."""
+    rules = RULES.model_copy(
+        update={
+            "negation": NegationCues(
+                before=["no", "without"],
+                after=["is gone"],
+                cancelled=CancelledCues(cues=["without"], by=["cant"]),
+            )
+        }
+    )
+    scope = Scope(rules, normalise)
+    words = ["cant", "breathe", "without", "chest", "hurting"]
+    assert scope.polarities(words, [False] * 5)[3:] == [S, S]
+    words = ["breathe", "without", "chest", "hurting"]
+    assert scope.polarities(words, [False] * 4)[2:] == [D, D]
+    words = ["cant", "sleep", ",", "without", "chest", "hurting"]  # another clause: a denial again
+    assert scope.polarities(words, [False] * 6)[4:] == [D, D]
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        # an inability is a symptom: "haven't been able to feel" is "can't feel"
+        ("havent been able to feel my toes properly since monday", "nerve_symptoms"),
+        ("i have not been able to control my bladder since my back went", "bladder_bowel"),
+        ("unable to lift the front of my foot, it catches on the stairs", "nerve_symptoms"),
+        ("couldnt feel my toes this morning", "nerve_symptoms"),
+        ("couldnt hold my pee on the way home", "bladder_bowel"),
+        # a double negation states the pain
+        ("can't take a deep breath without my chest hurting", "chest_pain"),
+        # a comparative is its symptom
+        ("the spot on my shoulder is redder and hotter than yesterday", "inflammation"),
+        # a few words between the parts of a term, in one clause
+        ("nothing i have tried so far helps with my lower back", "persistent_pain"),
+        # how long, not how many: "for 7 weeks" is "for weeks"
+        ("my neck has hurt for 7 weeks even with the massage", "persistent_pain"),
+        # "is that normal?" asks; it does not answer "isn't getting better"
+        ("my trap isnt getting better after a month, is that normal?", "persistent_pain"),
+    ],
+)
+def test_mechanisms_catch_the_sign(matcher: Matcher, text: str, flag: str) -> None:
+    result = matcher.match(text)
+    assert flag in (result.red_flag, result.ask), result
+
+
+@pytest.mark.parametrize(
+    ("text", "denied"),
+    [
+        ("not severe, maybe a 4/10, lower back", "severe_pain"),  # the hedge is the next clause
+        ("wrist no longer numb, forearm tight from typing", "nerve_symptoms"),  # "no longer" denies
+        ("the bruise faded weeks ago, quads tight", "bruising"),  # over, in other words
+    ],
+)
+def test_mechanisms_read_the_denial(matcher: Matcher, text: str, denied: str) -> None:
+    result = matcher.match(text)
+    assert result.red_flag is None and result.ask is None and denied in result.denied, result
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "nothing serious, the massage helps a lot with my calves",  # the gap never crosses a comma
+        "cant reach the spot between my shoulder blades",  # an inability that is no sign
+        "hay fever is awful this week",  # a saying, not a fever
+    ],
+)
+def test_mechanisms_do_not_invent_a_sign(matcher: Matcher, text: str) -> None:
+    result = matcher.match(text)
+    assert result.red_flag is None and result.ask is None, result
+
+
+def test_comparatives_follow_the_spelling_rules() -> None:
+    from bot.domain.matcher import comparatives
+
+    assert comparatives("red") == ("redder", "reddest")
+    assert comparatives("puffy") == ("puffier", "puffiest")
+    assert comparatives("sore") == ("sorer", "sorest")
+    assert comparatives("warm") == ("warmer", "warmest")

@@ -185,10 +185,29 @@ class Cues(Strict):
     after: list[str] = Field(min_length=1)
 
 
+class CancelledCues(Strict):
+    """A double negation: ``cues`` after one of ``by`` in their clause deny nothing ("I can't take
+    a deep breath without my chest hurting" states the chest pain)."""
+
+    cues: list[str] = Field(default_factory=list)
+    by: list[str] = Field(default_factory=list)
+
+
 class NegationCues(Cues):
     """NegEx negation triggers, and pseudo-triggers that look like one but are not."""
 
     pseudo: list[str] = Field(default_factory=list)
+    inability: list[str] = Field(
+        default_factory=list, description='"not able to", "haven\'t been able to": read as "cant"'
+    )
+    cancelled: CancelledCues = Field(default_factory=CancelledCues)
+
+
+class Durations(Strict):
+    """A count before a time unit ("for 6 weeks") is read as the unit alone ("for weeks")."""
+
+    counts: list[str] = Field(default_factory=list)
+    units: list[str] = Field(default_factory=list)
 
 
 class Understanding(Strict):
@@ -212,6 +231,10 @@ class Understanding(Strict):
     idioms: dict[str, str] = Field(
         default_factory=dict, description="phrase -> plain words, read before anything else"
     )
+    gradable: list[str] = Field(
+        default_factory=list, description='symptom words whose comparatives ("redder") read as the word'
+    )
+    durations: Durations = Field(default_factory=Durations)
 
     @model_validator(mode="after")
     def _one_meaning_per_cue(self) -> Understanding:

@@ -258,6 +258,10 @@ def _alias_key(words: list[str]) -> str:
 class _Term:
     words: tuple[str, ...]
     prefix_last: bool  # the last word ended with "*"
+    gap_at: int = 0  # "nothing ... help*": words from here on may follow a few words later
+
+
+GAP_WORDS = 5  # at most this many words may stand in the gap of a "x ... y" term, in one clause
 
 
 @dataclass(frozen=True)
@@ -286,11 +290,61 @@ def _cue_words(raw: str) -> list[str]:
 
 
 def _parse_term(raw: str) -> _Term | None:
+    """A warning term: words in order; "x ... y" lets a few words of the same clause stand
+    between ("nothing i do helps" for "nothing ... help*")."""
     prefix = raw.strip().endswith("*")
-    words = [w for w in normalise(raw) if w not in LIGHT_FILLER]
-    if not words:
+    head, gap, tail = raw.partition("...")
+    first = [w for w in normalise(head) if w not in LIGHT_FILLER]
+    rest = [w for w in normalise(tail) if w not in LIGHT_FILLER] if gap else []
+    if not first or (gap and not rest):
         return None
-    return _Term(tuple(words), prefix)
+    return _Term((*first, *rest), prefix, len(first) if gap else 0)
+
+
+_VOWELS = frozenset("aeiou")
+
+
+def comparatives(base: str) -> tuple[str, ...]:
+    """The comparative and superlative of an English adjective by its spelling rules: red ->
+    redder, reddest; puffy -> puffier; sore -> sorer; warm -> warmer, warmest. Longer words take
+    "more" ("more swollen"): none."""
+    if len(base) < 3 or not base.isalpha():
+        return ()
+    syllables = len(re.findall(r"[aeiouy]+", base.removesuffix("e")))
+    if base.endswith("y") and base[-2] not in _VOWELS:
+        stem = base[:-1] + "i"  # puffy, achy, tingly
+    elif syllables != 1:
+        return ()  # "more painful", "more swollen"
+    elif base.endswith("e"):
+        stem = base[:-1]
+    elif base[-1] not in _VOWELS | {"w", "x", "y"} and base[-2] in _VOWELS and base[-3] not in _VOWELS:
+        stem = base + base[-1]  # one vowel before one consonant: red -> redd-er, hot -> hott-er
+    else:
+        stem = base
+    return (stem + "er", stem + "est")
+
+
+def _same(word: str, term_word: str, prefix: bool) -> bool:
+    return word == term_word or (prefix and word.startswith(term_word))
+
+
+def _gapped_end(words: list[str], start: int, term: _Term) -> int:
+    """Where a "x ... y" term that starts at ``start`` ends, or 0: the words before the gap in
+    order, then (up to ``GAP_WORDS`` words later, in the same clause) the words after it."""
+    head, tail = term.words[: term.gap_at], term.words[term.gap_at :]
+    n = len(words)
+    if tuple(words[start : start + len(head)]) != head:
+        return 0
+    first = start + len(head)
+    for at in range(first, min(n, first + GAP_WORDS + 1)):
+        if at > first and words[at - 1] in BOUNDARIES:
+            return 0
+        if at + len(tail) > n:
+            return 0
+        last = len(tail) - 1
+        if all(_same(words[at + k], tail[k], term.prefix_last and k == last) for k in range(len(tail))):
+            return at + len(tail)
+    return 0
 
 
 class Matcher:
@@ -383,13 +437,24 @@ class Matcher:
             if len(ws) > 1:
                 self._muscle_phrases.setdefault(ws[0], []).append(tuple(ws))
         self._idiom_table: dict[str, list[tuple[tuple[str, ...], tuple[str, ...]]]] = {}
-        for phrase, replacement in rules.idioms.items():
+        rewrites = dict(rules.idioms)
+        # "haven't been able to feel my toes" is "cant feel my toes": an inability, no denial
+        rewrites.update((phrase, "cant") for phrase in rules.negation.inability)
+        for phrase, replacement in rewrites.items():
             idiom = tuple(normalise(phrase))
             if idiom:
                 self._idiom_table.setdefault(idiom[0], []).append((idiom, tuple(normalise(replacement))))
         for entries in self._idiom_table.values():
             entries.sort(key=lambda e: -len(e[0]))
         self._idiom_firsts = frozenset(self._idiom_table)
+        # "redder", "puffier", "hotter": more of a symptom is that symptom - a comparative stands
+        # for its base word in warning terms, as well as for itself ("one calf is puffier")
+        self._base_of: dict[str, str] = {
+            form: base for raw in rules.gradable for base in normalise(raw)[:1] for form in comparatives(base)
+        }
+        vocab.update(self._base_of)
+        self._counts = frozenset(w for raw in rules.durations.counts for w in normalise(raw))
+        self._units = frozenset(w for raw in rules.durations.units for w in normalise(raw))
         vocab.update(w for entries in self._idiom_table.values() for p, r in entries for w in (*p, *r))
         self._muscle_nouns = frozenset(w for raw in rules.muscle_words for w in _cue_words(raw)[:1])
         self._directions = frozenset(w for raw in rules.directions for w in _cue_words(raw))
@@ -447,6 +512,9 @@ class Matcher:
         found = list(self._exact_groups.get(word, ()))
         if not found and len(word) > 3 and word.endswith("s"):
             found = list(self._exact_groups.get(word[:-1], ()))  # "neck's", "calfs", "shins"
+        base = self._base_of.get(word)
+        if base is not None:  # "redder": the terms of "red" too
+            found.extend(self._exact_groups.get(base, ()))
         for length in self._prefix_lengths:
             if len(word) >= length:
                 found.extend(self._prefix_groups.get(word[:length], ()))
@@ -462,6 +530,11 @@ class Matcher:
         for i, word in enumerate(words):
             for term, places in self._terms_starting(word):
                 tw = term.words
+                if term.gap_at:
+                    end = _gapped_end(words, i, term)
+                    if end:
+                        found.append((i, end, places))
+                    continue
                 if len(tw) > 1:
                     if i + len(tw) > n:
                         continue
@@ -666,8 +739,21 @@ class Matcher:
         self._terms_cache.clear()
         self._result_cache.clear()
 
+    def _durations(self, words: list[str]) -> list[str]:
+        """A count before a time unit goes: "for 6 weeks" is "for weeks", "two months now"
+        is "months now" (how long, not how many)."""
+        if self._units.isdisjoint(words):
+            return words
+        n = len(words)
+        return [
+            w
+            for k, w in enumerate(words)
+            if not (k + 1 < n and words[k + 1] in self._units and (w.isdigit() or w in self._counts))
+        ]
+
     def _idioms(self, words: list[str]) -> list[str]:
         """Idioms that only look like a warning sign become plain words ("fell asleep" -> "slept")."""
+        words = self._durations(words)
         if self._idiom_firsts.isdisjoint(words):
             return words
         out: list[str] = []
@@ -728,80 +814,83 @@ class Matcher:
 # Regenerate when aliases or warning terms grow (docs/matching.md says how).
 PROTECTED: frozenset[str] = _words(
     """
-    abide abode abort abound accidents ace aces ached acing acne acre acres acting acts aesthetic
-    age aged agent aground aide aims airy ales allays alms alone alter alto amir among ample
-    anaesthetic anesthetic anesthetics angle angles ankles ant ants apes appetites apply apter arc
-    arched archer archers arching arcs ardent areas arena ares aria arise arks army arose arts ashed
-    ashes ashing askew asks attach attacks awaked awaken awakes aware awes awoke awry axes ayes babe
-    backed backing backlog backlogs backs badder bade badge bagged bail bailing bait bake bald bale
-    balk balks balls balm ban banded bands bandy bang bani bank banked banks banned bans bar bard
-    bare bareback barged bark barks barn barns baseball based baser bases bash bask basks bass baste
-    bath batter baud bawl bay beach beaching bead beak beam bean beard bears beast beat beater
-    bedder bedsides bee beech beef beer bees beet beings belch belching bell bellow bells bend bent
-    berth best bet betted betters bettor bide biked bikes biking bile bill bind binder binding birch
-    bite bits bitter blacken blackening blacker blackhead blackheads blacks bladders blame blames
-    bland blander blank blanked blanking blare blaster blaze blazes bleak bled blend blending blends
-    blew blink blinking blob bloc block blocked blocking blog blond bloods bloody bloom blot blots
-    blown blows blued bluer blues blur blurb blurs blurt blurted blush bluster blusters boar boas
-    boat boats bobs bode bodes bogs boils bolt bolts bond bondage bonds boned boney bonus bony boo
-    booby book books boom booms boon boons boor boors boos boost boosts boot booth booths boots bore
-    bores born borne bossy botch bother bottoms bout bouts bow bowed bowl bowling bowls bows boxes
-    boy boys braid brainy braise braised braises braising brake braking bran brand brat brawn breach
-    breached breaches breaching bread breading breadth breadths breaks breathed breather breathers
-    breathes breaths bred breed breeding breeds bring brink brinks brisk bristle brittler broil
-    broiling broker brood broth brow brunt buck bucks budded budget buds bug bugged bugger bugs bulb
-    bulk bull bully bummed bumper bumps bums bun bunch bunching bung bunk buns buried burner burp
-    burped burping burps burr burred burring burrs burst bury burying bush bust busting busy buts
-    butte butter butts buys cabs caches caching cage cagey cagy cake calfs calk call calm cam camel
-    cameo camp camped camping camps cancel cancers cane canker cans canter cape caps card care carp
-    cars cart carts carves case cash cashed cask cast caste cat catchy cats cause cave caves caws
-    cease cent chain champ champed champing champs chance chanced changes chant chanted char charge
-    charged chase chat chats cheat check checks cheep cheer cheers chess chests chi chic chick chid
-    chile chiles chili chilis chilli chilly china chink chip chose circled clacked clam clamp
-    clamped clamping clamps clams clang clanged clap clash clashed clasp clean cleaned clearer cleat
-    cleaved click clinch clinching clink clod clods clog clogs clone closet cloth clothed cloths
-    clout clouts clove clover cluing clump clung coast coat coats coax code codes coding coil coin
-    coke cokes coking col cold collarbones collars collisions collusion colored colt colts coma
-    comas comb combing combs comet comets comings commuter compares complete completed completer
-    completes completest compute computed computes concerted concession concessions conclusion
-    concussions cone cones confession constancy constants constraint constricts construct constructs
-    consultant contestant controls convulsion cooing cook cooked cool cop coped copes coping cops
-    copy coral core cores coring cornea corned cornet cornier coroner cost cot cots couch couched
-    couching coughs cove coves coveted cowered cowing crack cracker crackled cradling crammed
-    cramming crams cranked crap crashes crass crawl crawls craze create creed creek creeks crest
-    cribs crimes crises croak croaked crock croon crooned crouch crust crusted crusting crutch cubs
-    cues cuffs cuing cult cults cums cups curt cute cyst czar dabs dad dads dais damages dame dams
-    dank dare daring darn dart data dawn daze deaf deal dealt dean dear debt debts deck deed deem
-    deeps deer deference defies deft defy deli delis delta deltas den denied denims dens dent dents
-    derive despise die died dies different differently digs dill dims dirt discomforted discomforts
-    disk dive doe doer doers dogs doles doll dome domes don done dons donut dooms dopes dos dose
-    doses dot dote dotes dots doubly doubted doubting doves downs downy dozes drab drank draw dread
-    dregs drenches dressy drink drip dripped dripping drivel driven driver droll drool droops
-    droppings drops dross drove drown drug drys dual dude duding duel dues duet duke dully duly dune
-    dunk dupe duping duress dusk dusty dwelt dyes eery elbows elector electors electronic ends enema
-    entice equine etch eve even event every eves excerpt excising expediting explored extensions
-    extremer extremes eyelids faced faces facet facials fact fade fail failing fails fair fake falls
-    falter fame farce fare farm farther faster fate fatten fattier faze fear feat feather feathery
-    fee feed feeder feeding feeds feelings fees feint felling fells felts fend fended ferry fetter
+    abide abler ably abode abort abound accidents ace aces ached acing acne acre acres acting acts
+    aesthetic age aged agent aground aide aims airy ale ales allays alms alone alter alto amble amir
+    among ample anaesthetic anesthetic anesthetics angle angles ankles ant ants apes appetites apply
+    apter arc arched archer archers arching arcs ardent areas arena ares aria arise arks army arose
+    arts ashed ashes ashing askew asks attach attacks awaked awaken awakes aware awes awoke awry
+    axes axle ayes babe backed backing backlog backlogs backs badder bade badge badger bagged bail
+    bailing bait bake bald balder baldest bale balk balks balls balm ban banded bands bandy bang
+    bani bank banked banks banned bans bar bard bare bareback barged bark barks barley barn barns
+    baseball based baser bases bash bask basks bass baste bath batter baud bawl bay beach beaching
+    bead beak beam bean beard bears beast beat beater bedder bedsides bee beech beef beer bees beet
+    beings belch belching bell bellow bells bend bent berth best bet betted betters bettor bide
+    biked bikes biking bile bill bind binder binding birch bite bits bitter blacken blackening
+    blacker blackhead blackheads blacks bladders blame blames bland blander blank blanked blanking
+    blare blaster blaze blazes bleak bled blend blending blends blew blink blinking blob bloc block
+    blocked blocking blog blond bloods bloody bloom blot blots blown blows blued bluer blues blur
+    blurb blurs blurt blurted blush bluster blusters boar boas boat boats bobs bode bodes bogs boils
+    bolt bolts bond bondage bonds boned boney bonus bony boo booby book books boom booms boon boons
+    boor boors boos boost boosts boot booth booths boots bore bores born borne bossy botch bother
+    bottoms bout bouts bow bowed bowl bowling bowls bows boxes boy boys braid brainy braise braised
+    braises braising brake braking bran brand brat brawn breach breached breaches breaching bread
+    breading breadth breadths breaks breathed breather breathers breathes breaths bred breed
+    breeding breeds bring brink brinks brisk bristle brittler broil broiling broker brood broth brow
+    brunt buck bucks budded budget buds bug bugged bugger bugs bulb bulk bull bully bummed bumper
+    bumps bums bun bunch bunching bung bunk buns buried burner burp burped burping burps burr burred
+    burring burrs burst bury burying bush bust busting busy buts butte butter butts buys cabs caches
+    caching cage cagey cagy cake calfs calk call calm cam camel cameo camp camped camping camps
+    cancel cancers cane canker cans canter cape caps card care carp cars cart carts carves case cash
+    cashed cask cast caste cat catchy cats cause cave caves caws cease cent chain champ champed
+    champing champs chance chanced changes chant chanted char charge charged chase chat chats cheat
+    check checks cheep cheer cheers chess chests chi chic chick chid chile chiles chili chilis
+    chilli chilly china chink chip chose circled clacked clam clamp clamped clamping clamps clams
+    clang clanged clap clash clashed clasp clean cleaned clearer cleat cleaved click clinch
+    clinching clink clod clods clog clogs clone closet cloth clothed cloths clout clouts clove
+    clover cluing clump clung coast coat coats coax cod code codes coding coil coin coke cokes
+    coking col cold collarbones collars collisions collusion colored colt colts coma comas comb
+    combing combs comet comets comings commuter compares complete completed completer completes
+    completest compute computed computes concerted concession concessions conclusion concussions
+    cone cones confession constancy constants constraint constricts construct constructs consultant
+    contestant controls convulsion cooing cook cooked cool cop coped copes coping cops copy coral
+    cord core cores coring cornea corned cornet cornier coroner cost cot cots couch couched couching
+    coughs cove coves coveted cowered cowing crack cracker crackled cradling crammed cramming crams
+    cranked crap crashes crass crawl crawls craze create creed creek creeks crest cribs crimes
+    crises croak croaked crock croon crooned crouch crust crusted crusting crutch cubs cues cuffs
+    cuing cult cults cums cups curt cute cyst czar dabs dad dads dais damages dame dams dank dare
+    daring darn dart data dawn daze deaf deal dealt dean dear debt debts deck deed deem deeps deer
+    deference defies deft defy deli delis delta deltas den denied denims dens dent dents derive
+    despise die died dies different differently digs dill dims dirt disappears discomforted
+    discomforts disk dive doe doer doers dogs doles doll dome domes don done dons donut dooms dopes
+    dos dose doses dot dote dotes dots doubly doubted doubting doves downs downy dozes drab drank
+    draw dread dregs drenches dressy drink drip dripped dripping drivel driven driver droll drool
+    droops droppings drops dross drove drown drug drys dual dude duding duel dues duet duke dully
+    duly dune dunk dupe duping duress dusk dusty dwelt dyes earl earls earn earns eats eery elbows
+    elector electors electronic ends enema entice equine eras errs etch eve even event every eves
+    excerpt excising expediting explored extensions extremer extremes eyelids faced faces facet
+    facials fact fade fades fail failing fails fair fake faked falls falter fame famed farce fare
+    fared farm farther faster fate fated fatten fattier faze fazed fear feat feather feathery fee
+    feed feeder feeding feeds feelings fees feint felling fells felts fend fended ferry fetter
     feverishly fevers fewer fiend fight fights file fill filling fills filly filmy fined finer
     fingers fins firearm firearms firm firs fist fitter five fiver fizz fizzling flatter flea fled
     flee fleet flesh flew flex flighty fling flint flip flit flog flow flue flues flurry flux folly
     fond fonder font food fool fooling foots fore forge form fort forte fractures freer fret fried
     fright frights frizzy fro frog frond fronts frost frying fuel fueling fuels full fulling fully
     fulness fund furl fury fuzz fuzzing fuzzy gage gale game gape gaping garb garbs gas gashing gasp
-    gassing gastric gate gavel gaze gazed gees gems gene genial genies genitals gents genus gibe
-    gibes gibing given givens glaze glazed globes gloved gloving glow glowing glows glue glues gnash
-    goad goat gobs god gods gold goner gong goody goof goon gore gores goring gosh grab grace graced
-    grade graded grain gram grant grape grasping grate grated grave graved gray grayed grazes greed
-    greet grew grid grim grin grinning gripe grips grit groan groins groping gross groves grown
-    guest guests gush gut guts gutting hag hags hail hale haled haling hall hallway halo halt halve
-    halving ham hamstrung handing handler handy hang hanger hangs hardy hare hared haring hark harm
-    harms harp hart harts hat hate hating hats hatting haunt haven havens haves haying hays haze
-    hazing header heading heads heady heal healer heals heap heaped heaping heaps hear heard hearing
-    hears hearth hearts hearty heated heath heating heats heave heaved heaving heed heeded heeled
-    heeling held hell helm helms helper helpings hemp hems herb herd herded hero hers hes hide hides
-    hiding highs hiker hikes hilt hind hinds hinging hint hinting hire hires hiring hiss hither hits
-    hived hiving hoard hoarse hoed holds hole holed holy hood hoods hoofs hooks hoot hooter hoots
+    gassing gastric gate gavel gaze gazed gees gems gene genera generality genial genies genitals
+    gents genus gibe gibes gibing given givens glaze glazed globes gloved gloving glow glowing glows
+    glue glues gnash goad goat gobs god gods gold goner gong goody goof goon gore gores goring gosh
+    grab grace graced grade graded grain gram grant grape grasping grate grated grave graved gray
+    grayed grazes greed greet grew grid grim grin grinning gripe grips grit groan groins groping
+    gross groves grown guest guests gush gut guts gutting hag hags hail hale haled haling hall
+    hallway halo halt halve halving ham hamstrung handing handler handy hang hanger hangs harden
+    hardier hardiest hardy hare hared haring hark harm harms harp hart harts harvest hat hate hating
+    hats hatting haunt haven havens haves haying hays haze hazing hazy header headier headiest
+    heading heads heady heal healer heals heap heaped heaping heaps hear heard hearing hears hearth
+    hearts hearty heated heath heating heats heave heaved heavies heaving heed heeded heeled heeling
+    held hell helm helms helper helpings hemp hems herb herd herded hero hers hes hide hides hiding
+    highs hiker hikes hilt hind hinds hinging hint hinting hire hires hiring hiss hither hits hived
+    hiving hoard hoarder hoarse hoed holds hole holed holy hood hoods hoofs hooks hoot hooter hoots
     hops horde horrendously horribly horses hose hospitable host house hove hows huger hums hunches
     hung hunt hunter hunting hunts hurl hurling hurls hut huts iced ices icon ideal ikon impacts
     impart impinges improves improvised improvising inaner incense inch infections infects infer
@@ -817,19 +906,19 @@ PROTECTED: frozenset[str] = _words(
     leading leads leaf leafing leaks lean leaning leap leaping leases leasing least leaved leaving
     leek lefts lend lens lent lept less lest let lets liberation lice lick lieu life lifts
     lightening lighting lightninged lightnings liken liker lilt lilted lilting limbs lime limp linen
-    liner linger link lint lion lions list listed listing lit literal littler live loafs loan loans
-    loaves lobe lobs lock lodger loft lofted lofting log logger logo logs lone longed longs loom
-    loon loons loop loosen looser loosing loot lope loping lops lords lore lose loser loses lots
-    louse love lover loving lowed lowers lowing lows lucky lugs lumber lumps lung lurk lust mace
-    maces macing made mads maid main majors maker makers male males man mane manes mangy manly manor
-    mans maps mar mare mares marking mars mart marts mash mask masking masks massacring massaged
-    massages massed mast master masts mate mates mating mats matte matted mattes maxims maximum
-    maximums may mayor maze mazes meats meddle meddled medias mediation medicating meditation
-    meditations medium mediums melts mend mends mere mes meshed mess message messes metes mews mice
-    middles mien mighty mike miked mikes miking mild mile milk mill mime mimed mince mind mined
-    miner mines minibus minimum minimums mink minors mint minuet minuter mire mired misled miss
-    missed misses misted misused mite mixer mixes mode modes mold mole moles mooing moose mope mopes
-    moping more morn moss moth moths mousse mousy mouths moved mover movers moves movie movies
+    liner linger link lint lion lions list listed listing lit literal littler live lived living
+    loafs loan loans loaves lobe lobs lock lodger loft lofted lofting log logger logo logs lone
+    longed longs loom loon loons loop loosen looser loosing loot lope loped loping lops lords lore
+    lose loser loses lots louse love lover loving lowed lowers lowing lows lucky lugs lumber lumps
+    lung lurk lust mace maces macing made mads maid main majors maker makers male males man mane
+    manes mangy manly manor mans maps mar mare mares marking mars mart marts mash mask masking masks
+    massacring massaged massages massed mast master masts mate mates mating mats matte matted mattes
+    maxims maximum maximums may mayor maze mazes meats meddle meddled medias mediation medicating
+    meditation meditations medium mediums melts mend mends mere mes meshed mess message messes metes
+    mews mice middles mien mighty mike miked mikes miking mild mile milk mill mime mimed mince mind
+    mined miner mines minibus minimum minimums mink minors mint minuet minuter mire mired misled
+    miss missed misses misted misused mite mixer mixes mode modes mold mole moles mooing moose mope
+    mopes moping more morn moss moth moths mousse mousy mouths moved mover movers moves movie movies
     mowing muck muddied muddle muddles mulch munch muscled muse mush muss mussed mutter name nap
     naps nears neat necked needled needless needs needy negatively neighborly nerved newer newt nice
     nick nickel nicks nigh nights nines nite node noisy none noose norm nose notching note nothings
@@ -852,79 +941,81 @@ PROTECTED: frozenset[str] = _words(
     pulped pulsed punch punches punk puns punt punts pupped pupping pups purpler purples push pushy
     puss puts putt putting qua quay quays quiet quits quote racking radial radiant raging raided
     railed rain rained raises raking rally rang rank rant raping rapped rapping raring rasher
-    rashest rasp rating raving razing read real realty ream reap reared rears recant reconstructing
-    rectum redo redress reds reed regent regions released releases relent relied relies removes rend
-    rent renting repaid repent replacements replaces resent reset resolver resolves revolved rice
-    ricing rider rids rife rights rigs rile riled rims rinds rinks ripe rippled rippling rips rise
-    rite roam roar robs rod rode role roof rook roomy root rope roped ropes rosy rotund rubs rude
-    rued rues rugs ruin ruining ruins ruler rules rums run rune runes rung rungs runt runts rush
-    rushes rust rusting ruts sack sacks sacred sacs sad sadden saddled saddles sades safe sage sags
-    sail sailed sake sale sales sallow salt same sand sanding sane sapped save saving sawn saying
-    scabbing scale scaled scalloping scalp scaly scan scans scanted scar scares scarfed scarred
-    scars scold scoot scooting score scored scram scrapes scrapped scraps scratching screeching scum
-    scurry seam seams seared seat seating seats seeding seeds seek seeking seeks seeming seen seep
-    seeping seeps seer sees seize seizes sell selling sells sensational serenading setting settler
-    settles severed severer severs sewing sexing shack shacks shading shaft shafts shaking shall
-    shallow shame shaming shammed shaping share shared sharing shark sharps shaver sheep sheers
-    shell shelled shelling shells shes shied shies shifty shimmering shine shines shingled shinning
-    shiny ship shipped ships shirt shirts shivers shod shoed shone shoo shooing shook shoon shoos
-    shoots shop shopped shops shore shores shorn shorting shorts shot shots shouldered shout
-    shouting shove shoves shoving show shows shred shriveling shrugging shuck shucks shun shuns sic
-    sicking sics sided sides sidle sidles sift sifting sifts sigh sighs signs silk sill silt silting
-    simile similes sin sine sing singe singles sings sink sinning sins sipped sire sires site sites
-    siting sitter sixes size sizer sizes skein sketching ski skid skill skilled skim skimming
-    skinning skins skip skipped skis skit skulk skulls slab slabbing slabs slag slaked slam slapped
-    slash slashed slat slated slaving slay slaying slays sled sleek sleeking sleeps sleepy sleet
-    sleeting sleets slick slicking slicks slid slide slides slim slimmed slimming slip slipper slit
-    slitting sliver slivering slop slope slopped slot slots slug slugs slum slummed slums slurs slut
-    sluts smalls smart smashes smell smelled smelling smells smiled smiles smit smite smites smock
-    smocks smoulder smuggling snag snagging snaked snared sneak sneaking snide snider sniff snip
-    snipped snitch snitches snore snort snorts snot snots snuggling soak soaks soaped soared sock
-    socked socks sodden sofa soft sold soled soli solo solos solve solves somethings song soon soot
-    sop sopped sorer sores sorta sorts sour sours sown spa span spank spanning spans spar spared
-    spas spat spats spawn spay spaying spays speaks spear spearing speck specking sped spell spelled
-    spelling spells spelt spice spiders spies spike spill spines spins spiral spiralling spire spit
-    spite spits spitting split spoiled spoilt spore spores sport sports spout spouts sprains spreads
+    rashest rasp rating raving razing read reader real realty ream reap reared rears recant
+    reconstructing recoveries rectum redden redo redress reds reed regent regions released releases
+    relent relied relies removes rend render rent renting repaid repent replacements replaces resent
+    reset resolver resolves revolved rice ricing rider rids rife rights rigs rile riled rims rinds
+    rinks ripe rippled rippling rips rise rite roam roar robs rod rode role roof rook roomy root
+    rope roped ropes rosy rotund rubs rudder rude rued rues rugs ruin ruining ruins ruler rules rums
+    run rune runes rung rungs runt runts rush rushes rust rusting ruts sack sacks sacred sacs sad
+    sadden saddled saddles sades safe sage sags sail sailed sake sale sales sallow salt same sand
+    sanding sane sapped save saving sawn saying scabbing scale scaled scalloping scalp scaly scan
+    scans scanted scar scares scarfed scarred scars scold scoot scooting score scored scorer scram
+    scrapes scrapped scraps scratching screeching scum scurry seam seams seared seat seating seats
+    seeding seeds seek seeking seeks seeming seen seep seeping seeps seer sees seize seizes sell
+    selling sells sensational serenading setting settler settles severed severer severs sewing
+    sexing shack shacks shading shaft shafts shaking shall shallow shame shaming shammed shaping
+    share shared sharing shark sharps shaver sheep sheers shell shelled shelling shells shes shied
+    shies shifty shimmering shine shines shingled shinning shiny ship shipped ships shirt shirts
+    shivers shod shoed shone shoo shooing shook shoon shoos shoots shop shopped shops shore shores
+    shorn shorting shorts shot shots shouldered shout shouting shove shoves shoving show shows shred
+    shriveling shrugging shuck shucks shun shuns sic sicking sics sided sides sidle sidles sift
+    sifting sifts sigh sighs signs silk sill silt silting simile similes sin sine sing singe singles
+    sings sink sinning sins sipped sire sires site sites siting sitter sixes size sizer sizes skein
+    sketching ski skid skill skilled skim skimming skinning skins skip skipped skis skit skulk
+    skulls slab slabbing slabs slag slaked slam slapped slash slashed slat slated slaving slay
+    slaying slays sled sleek sleeking sleeps sleepy sleet sleeting sleets slick slicking slicks slid
+    slide slides slim slimmed slimming slip slipper slit slitting sliver slivering slop slope
+    slopped slot slots slug slugs slum slummed slums slurs slut sluts smalls smart smashes smell
+    smelled smelling smells smiled smiles smit smite smites smock smocks smoulder smuggling snag
+    snagging snaked snared sneak sneaking snide snider sniff snip snipped snitch snitches snore
+    snort snorts snot snots snuggling soak soaks soaped soared sober sock socked socks sodden sofa
+    soft sold soled soli solo solos solve solves somethings song soon soot sop sopped sorer sores
+    sorta sorts sour sourer sourest sours sown spa span spank spanning spans spar spared spas spat
+    spats spawn spay spaying spays speaks spear spearing speck specking sped spell spelled spelling
+    spells spelt spice spiders spies spike spill spines spins spiral spiralling spire spit spite
+    spits spitting split spoiled spoilt spore spores sport sports spout spouts sprains spreads
     spreed spun spur spurred spurring spurs spurt spurts squad squads stab stabling stabs stack
     stacking stacks staff stag staid stain stained stains staked stall stands stank star stare
     stared stark stars stave staving stay staying stays steak steal steamy steep steeping stem stems
-    step stepped stew sticky stiffs stilled stilling stills stink stinking stinks stirs stitched
-    stock stocking stocks stoke stokes stole stomp stomped stone stoney stony stool stoop stooped
-    stopper store stoves stow straggle straggling strainer strains strait strand stranding stranger
-    strangle strangling straw stray streaming strengthen strengths strike strikes strip strode
-    stroked strove stub stubbing stuck stuff subsides subsidized suck sucks suction sue sued suit
-    sunburns superb supers supper sure surer surf surge surgeons swab swabbing swabs swam swan
-    swapped swat swats sway sways swear swearing swears sweaty sweep sweeping sweet sweets sweller
-    swellings swept swift swifts swig swill swilled swilling swills swine switch switches swivelling
-    swore swum symptoms tables tack tacked tacking tackles tacks taken taker takes taking talc tale
-    tales talker talks tall tame tames taming tan tank tanked tanking tanks tap tape taping tapped
-    taps tar tars task tasked tasking tasks taxing tea teach teak teaks team teaming teams teas
-    tease teasing teat teats teem teen tees temperate temperatures tempi tempo temporal tempt tend
-    tended tenders tenor tens tensed tenser tenses tensions tensors tent tenth terms terribly terse
-    test texts than thank thanks thaw thaws thee theirs theme themes then theses thick thicken
-    thicket thinker thinking thinks thinned thins thong thongs thorn thorough threads threat three
-    threes throbs throw thump thus thy tick tickled tide tided tides tie tied ties tightens tighter
-    tights tile tiled tiles tiling till tilling tills timed timer timers tin tinder ting tinge tings
-    tinning tins tinting tints tip tipped tipping tips tire tired tires titling tits toad toed
-    toiled toilets toll tolls tome tomes ton tone tones tons tool toot torch tore toss tote totes
-    tots touchy tough town tows toying toys tracing track trail trailed trailing trainee trainer
-    trait tramp tramped tramps trapper trapping travels tray trays tread tree treed trees trick
-    tricking tries triggers trim trimesters trio trip tripled tripling trips troubled troubles
-    trough truce trucking trued truing trunk tsar tsars tuck tumbler tumors tuned turfed turn turner
-    tusk tutor twigs twin twine twines twinning twister twos tying tzar tzars udder ulcers
-    unbearably unbeatable unbreakable undersides unreadable upped uppers ups urinates usable user
-    uses vain vary vase veil veils verb vie vies vile vine visa voice wade wades wading wafer waft
-    wage wager wages waging wail waist waists wait waiter waked waken wakens walker walking walks
-    wall walled walling wan wand wander wandering wane wanes waning wants war ward warded warding
-    wards warier warmer warming warms warn warned warnings warp warped warping warred warring wars
-    wart wary waters watery watt wave waver waves waving wavy waxes waxing waxy ways wean weaning
-    wear weary wearying weaving weed weeding weeds weedy week weep weeps weer wees weigh weighs
-    weights weighty weirdo well welt welting went wept west wets whale whats wheat whens wheres
-    wherever whet whetting whew while whine white wholes whore whose whys wide widen width wild
-    wilder wills wilt wily winced wine wined winged winked wipe wiper wire wiry wise wiser wish wist
-    wit witch wits witting wive wobble woe wok woken woks women won woo wood woods woody woof wooly
-    woos worded wording wordy wore worker world worlds worm wormed worming worms worn worries worsen
-    worsts wot woulds wove woven wrapper wreak wren wrenches wrest wrests wretched wriest wright
-    wring writ writs wrung yearn yearns yell yeti yours yous zinc
+    step stepped stew sticky stiffed stiffen stiffs stilled stilling stills stink stinking stinks
+    stirs stitched stock stocking stocks stoke stokes stole stomp stomped stone stoney stony stool
+    stoop stooped stopper store stoves stow straggle straggling strainer strains strait strand
+    stranding stranger strangle strangling straw stray streaming strengthen strengths strike strikes
+    strip strode stroked strove stub stubbing stuck stuff subsides subsidized suck sucks suction sue
+    sued suit sunburns superb supers supper sure surer surest surf surge surgeons swab swabbing
+    swabs swam swan swapped swat swats sway sways swear swearing swears sweaty sweep sweeping sweet
+    sweets sweller swellings swept swift swifts swig swill swilled swilling swills swine switch
+    switches swivelling swore swum symptoms tables tack tacked tacking tackles tacks taken taker
+    takes taking talc tale tales talker talks tall tame tames taming tan tank tanked tanking tanks
+    tap tape taping tapped taps tar tars task tasked tasking tasks taxing tea teach teak teaks team
+    teaming teams teas tease teasing teat teats teem teen tees temperate temperatures tempi tempo
+    temporal tempt tend tended tenders tenor tens tensed tenser tenses tensions tensors tent tenth
+    terms terribly terse test texts than thank thanks thaw thaws thee theirs theme themes then
+    theses thick thicken thicket thinker thinking thinks thinned thins thong thongs thorn thorough
+    threads threat three threes throbs throw thump thus thy tick tickled tide tided tides tie tied
+    ties tightens tighter tights tile tiled tiles tiling till tilling tills timed timer timers tin
+    tinder ting tinge tings tinning tins tinting tints tip tipped tipping tips tire tired tires
+    titling tits toad toed toiled toilets toll tolls tome tomes ton tone tones tons tool toot torch
+    tore toss tote totes tots touchy tough town tows toying toys tracing track trail trailed
+    trailing trainee trainer trait tramp tramped tramps trapper trapping travels tray trays tread
+    tree treed trees trick tricking tries triggers trim trimesters trio trip tripled tripling trips
+    troubled troubles trough truce trucking trued truing trunk tsar tsars tuck tumbler tumors tuned
+    turfed turn turner tusk tutor twigs twin twine twines twinning twister twos tying tzar tzars
+    udder ulcers unbearably unbeatable unbreakable undersides unreadable upped uppers ups urinates
+    usable user uses vain vary vase veil veils verb vie vies vile vine visa voice wade wades wading
+    wafer waft wage wager wages waging wail waist waists wait waiter waked waken wakens walker
+    walking walks wall walled walling wan wand wander wandering wane wanes waning wants war ward
+    warded warding wards warier wariest warmer warming warms warn warned warnings warp warped
+    warping warred warring wars wart wary waters watery watt wave waver waves waving wavy waxes
+    waxing waxy ways wean weaning wear weary wearying weaver weaving weed weeding weeds weedy week
+    weep weeps weer wees weigh weighs weights weighty weirdo weld well welt welting went wept west
+    wets whale whats wheat whens wheres wherever whet whetting whew while whine white wholes whore
+    whose whys wide widen width wild wilder wills wilt wily winced wine wined winged winked wipe
+    wiper wire wiry wise wiser wish wist wit witch wits witting wive wobble woe wok woken woks women
+    won woo wood woods woody woof wooly woos worded wording wordy wore worker world worlds worm
+    wormed worming worms worn worries worsen worsts wot woulds wove woven wrapper wreak wren
+    wrenches wrest wrests wretched wriest wright wring writ writs wrung yearn yearns yell yeti yours
+    yous zinc
     """
 )

@@ -93,6 +93,10 @@ class Scope:
         self.cue_tails = frozenset(w for raw in rules.cue_tails for w in words_of(raw))
         self.resuming = frozenset(w for raw in rules.resuming for w in words_of(raw))
         self.past = frozenset(w for raw in rules.past for w in words_of(raw))
+        cancelled = rules.negation.cancelled
+        self._cancellable = frozenset(tuple(words_of(raw)) for raw in cancelled.cues)
+        self._cancellers = frozenset(w for raw in cancelled.by for w in words_of(raw))
+        self.vocabulary |= self._cancellers
         self.vocabulary |= {w for phrase in self._reporting for w in phrase}
 
     def split_clauses(self, words: list[str]) -> list[str]:
@@ -162,7 +166,7 @@ class Scope:
                 if _Cue.STOP in kinds:
                     neg_left = hedge_left = other_left = 0
                 if _Cue.PSEUDO not in kinds:
-                    if _Cue.NEG_BEFORE in kinds:
+                    if _Cue.NEG_BEFORE in kinds and not self._cancelled(words, i, end):
                         neg_left, soft = self.window, False
                     if _Cue.OTHER in kinds and not self._reports(words, end):
                         other_left = n  # someone else's, to the end of the clause: "my dad had a stroke"
@@ -196,7 +200,9 @@ class Scope:
         for start, end, kinds in cues:
             if _Cue.PSEUDO in kinds or not kinds & {_Cue.NEG_AFTER, _Cue.HEDGE_AFTER}:
                 continue
-            denies = _Cue.NEG_AFTER in kinds and self._clause_final(words, end, stops)
+            # "is that normal?", "is it ok?": a question about the mention, not an answer to it
+            asked = end < n and words[end] == QUESTION_END
+            denies = _Cue.NEG_AFTER in kinds and self._clause_final(words, end, stops) and not asked
             if not denies and _Cue.HEDGE_AFTER not in kinds:
                 continue  # "it's gone red", "has gone numb": a change, not an ending
             left, crossed, answering = self.after_window, False, False
@@ -225,8 +231,10 @@ class Scope:
                 else:
                     if denies and not crossed:
                         resolved[k] = True
-                    elif not denies or not (negated[k] or resolved[k]):
-                        unsure[k] = True  # a denial across a comma blurs only what nothing denied
+                    elif not (negated[k] or resolved[k]) or not (denies or crossed):
+                        # a denial across a comma blurs only what nothing denied, and so does a
+                        # hedge: "not severe, maybe a 4/10" still denies "severe"
+                        unsure[k] = True
                     left -= 1
                 k -= 1
 
@@ -255,6 +263,18 @@ class Scope:
             elif negated[k]:
                 result[k] = Polarity.DENIED
         return result, whose
+
+    def _cancelled(self, words: Sequence[str], start: int, end: int) -> bool:
+        """A double negation: "can't breathe in without it hurting" - the cue after an inability
+        word of its own clause denies nothing."""
+        if tuple(words[start:end]) not in self._cancellable:
+            return False
+        for k in range(start - 1, -1, -1):
+            if words[k] in BOUNDARIES:
+                return False
+            if words[k] in self._cancellers:
+                return True
+        return False
 
     def _clause_final(self, words: Sequence[str], at: int, stops: set[int]) -> bool:
         """Does a cue that ends at ``at`` end its clause ("..., gone now." but not "gone red")?"""
