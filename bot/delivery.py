@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 RETRY_FOR = timedelta(minutes=15)
 RETRY_FOLLOWUPS_FOR = timedelta(hours=24)
 AFTER_EARLIER = timedelta(milliseconds=1)  # a held-back message is due just after the one it waits for
+# a picture that fails on this many tries (the first and one retry, about a second later) is
+# dropped and its message sent as words alone
+PICTURE_TRIES = 2
 # a due message of a person whose earlier one is being sent elsewhere looks again this much later
 IN_FLIGHT_RECHECK = timedelta(milliseconds=250)
 HOLD_PROMPT = "hold_prompt"
@@ -257,8 +260,34 @@ class Deliverer:
             return None
 
     async def _send(self, row: Outgoing) -> tuple[str, str | None, float | None]:
+        rendered = await self._render(row)
+        outcome = await self._try_send(row, rendered)
+        if rendered is not None and rendered.kind == "photo" and self._picture_gives_way(row, outcome):
+            # the picture helps, the words are the message: they go alone rather than hold up
+            # this person's next messages behind the picture's retries
+            metrics.ERRORS.labels(where="picture").inc()
+            log.warning("a picture could not be sent (%s); its words go alone kind=%s", outcome[1], row.kind)
+            outcome = await self._try_send(row, None)
+        return outcome
+
+    @staticmethod
+    def _picture_gives_way(row: Outgoing, outcome: tuple[str, str | None, float | None]) -> bool:
+        """A picture that Telegram refuses, or that failed again on its retry (not a 429: that is
+        the whole bot's pace, not the picture's fault)."""
+        result, _, retry_after = outcome
+        return result == "failed" or (
+            result == "retry" and retry_after is None and row.attempt >= PICTURE_TRIES
+        )
+
+    async def _try_send(
+        self, row: Outgoing, rendered: Rendered | None
+    ) -> tuple[str, str | None, float | None]:
+        message = row.message
+        if message.about_attachment:  # the words about the picture go with the picture only
+            words = f"{message.text}\n\n{message.about_attachment}" if rendered is not None else message.text
+            message = replace(message, text=words, about_attachment="")
         try:
-            await self.transport.send(row.chat_id, row.message, await self._render(row))
+            await self.transport.send(row.chat_id, message, rendered)
         except Blocked as exc:
             return "blocked", str(exc)[:200], None
         except TemporaryFailure as exc:
@@ -362,6 +391,21 @@ class Dispatcher:
                 for note in notes:  # the note comes before what is still worth sending
                     await self._send_note(note)
                 await self.deliverer.deliver(rows, dispatched=True)
+
+    async def reclaim_after_restart(self) -> int:
+        """On SQLite one process serves: claims left at start-up belong to a process that died
+        (kill -9, a crash), so they are taken over now instead of after their lease, and what is
+        still worth sending goes out within seconds of the restart (late prompts are dropped as
+        always). Returns how many claims were released."""
+        now = to_datetime(self.clock())
+
+        async def work(session: AsyncSession) -> int:
+            return await ScheduleRepo(session).release_claims(now)
+
+        released: int = await self.db.run(work)
+        if released:
+            log.info("took over %d messages claimed before a restart", released)
+        return released
 
     def _dropped_note(self) -> Message:
         return Message(self.content.text("hold.dropped"))

@@ -378,6 +378,7 @@ class FakeBotAPI:
         self._file_counter = itertools.count(1)
         self._faults: list[_Fault] = []
         self._garbled: dict[str, int] = {}  # method -> how many of its next calls get a nonsense answer
+        self._unreadable: dict[str, int] = {}  # method -> how many of its next calls get a non-JSON 200
         self._delays: dict[str, float] = {}
         self._hangs: list[_Hang] = []
         self._down = False
@@ -631,6 +632,11 @@ class FakeBotAPI:
         not a Telegram error."""
         self._garbled[method.lower()] = self._garbled.get(method.lower(), 0) + count
 
+    def unreadable_next(self, method: str, count: int = 1) -> None:
+        """Carry out the next ``count`` calls of ``method`` as usual but answer each with a 200 whose
+        body is not JSON (a proxy that mangles answers): the work is done, the client cannot tell."""
+        self._unreadable[method.lower()] = self._unreadable.get(method.lower(), 0) + count
+
     def clear_faults(self) -> None:
         self._faults.clear()
 
@@ -824,6 +830,9 @@ class FakeBotAPI:
             call.error = {"ok": False, "error_code": 499, "description": "client disconnected"}
             raise
         await self._notify()
+        if status == 200 and self._unreadable.get(low):
+            self._unreadable[low] -= 1
+            return web.Response(text="<html>ok</html>", status=200, content_type="text/html")
         return web.json_response(body, status=status)
 
     async def _handle_file(self, request: web.Request) -> web.Response:

@@ -286,6 +286,8 @@ def test_message_payload_round_trip() -> None:
 
     message = Message("hi", ((Button("a", "k1:1:x"), Button("b", "k1:1:y")),))
     assert message_from_payload(message_to_payload(message)) == message
+    pictured = Message("set-up", attachment="area:neck:ball", about_attachment="In the picture: …")
+    assert message_from_payload(message_to_payload(pictured)) == pictured
 
 
 async def test_a_second_area_in_one_session_gets_its_own_hold(
@@ -477,3 +479,19 @@ async def test_a_due_prompt_waits_for_a_reply_still_being_sent_elsewhere(
     replies = [reply.message.text for reply in handled.replies]
     assert texts[: len(replies)] == replies  # the reply first ...
     assert texts[len(replies)] == "3…" and texts[-1].startswith("Press in now")  # ... then the countdown
+
+
+async def test_after_a_restart_on_sqlite_claims_of_the_dead_process_go_out_at_once(
+    database, content, matcher, transport, clock
+) -> None:
+    """One process (SQLite): a reply claimed by a process killed before it sent it is taken over at
+    start-up, not after its lease, and sent once."""
+    h = harness(database, content, matcher, transport, clock)
+    await h.service.handle("telegram", CHAT, CHAT, Command("start"), update_id=1)  # then kill -9
+    clock.advance(2)  # the restart
+    assert await h.dispatcher.reclaim_after_restart() == 2
+    await h.dispatcher.run_once()
+    assert [t[:15] for t in transport.texts()] == ["Hi, I'm Knotbot", "Tap Begin to st"]
+    assert await h.dispatcher.reclaim_after_restart() == 0  # nothing claimed any more
+    await h.dispatcher.run_once()
+    assert len(transport.sent) == 2 and await h.statuses() == {"sent": 2}

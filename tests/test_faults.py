@@ -412,7 +412,10 @@ async def test_start_up_waits_for_telegram_and_then_serves(
             await dee.send_command("start")
             await dee.wait_for(GREETING, timeout=30)
             await dee.wait_idle()
-    retries = _start_up_retries(caplog.records, "getMe") + _start_up_retries(caplog.records, "setMyCommands")
+            await _until(lambda: api.calls_to("setMyCommands", ok=True), "the menu, in the background")
+    retries = _start_up_retries(caplog.records, "getMe") + [
+        r for r in caplog.records if "setMyCommands failed" in r.getMessage()
+    ]
     messages = [r.getMessage() for r in retries]
     assert any("getMe failed (NetworkError: httpx.ConnectError" in m for m in messages), messages
     assert any("setMyCommands failed (NetworkError: Bad Gateway)" in m for m in messages), messages
@@ -421,6 +424,31 @@ async def test_start_up_waits_for_telegram_and_then_serves(
     assert len(api.calls_to("getMe", ok=True)) == 1 and len(api.calls_to("setMyCommands", ok=True)) == 1
     logs = "\n".join(RedactingFormatter("%(message)s").format(r) for r in caplog.records)
     assert TOKEN.split(":")[1] not in logs
+
+
+@pytest.mark.parametrize(("code", "description"), [(404, "Not Found"), (500, "Internal Server Error")])
+async def test_a_failing_command_menu_never_holds_up_the_start(
+    api: FakeBotAPI,  # noqa: F811
+    make_settings: Callable[..., Settings],  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
+    code: int,
+    description: str,
+) -> None:
+    """Only getMe decides whether the token is good: a 404 or a 500 on setMyCommands (a proxy, a bad
+    moment) is logged and tried again in the background while the bot already serves."""
+    settings = make_settings(telegram_bot_token=TOKEN)
+    api.fail_next("setMyCommands", code, description, count=2)
+    with caplog.at_level(logging.INFO):
+        async with running_bot(settings):
+            eve = api.user(8605, "Eve")
+            await eve.send_command("start")
+            await eve.wait_for(GREETING, timeout=10)  # served before the menu is set
+            await _until(lambda: api.calls_to("setMyCommands", ok=True), "the menu, set on a later try")
+    failed = [r.getMessage() for r in caplog.records if "setMyCommands failed" in r.getMessage()]
+    assert len(failed) == 2 and all("the bot serves on" in m for m in failed), failed
+    assert len(api.calls_to("setMyCommands", ok=True)) == 1
+    logs = "\n".join(RedactingFormatter("%(message)s").format(r) for r in caplog.records)
+    assert TOKEN.split(":")[1] not in logs and "rejected TELEGRAM_BOT_TOKEN" not in logs
 
 
 @pytest.mark.parametrize(("code", "description"), [(401, "Unauthorized"), (404, "Not Found")])

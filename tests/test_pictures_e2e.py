@@ -94,3 +94,21 @@ async def test_help_lists_progress(api: FakeBotAPI, make_settings, tmp_path: Pat
         di = api.user(7004, "Di")
         await di.send_command("help")
         await di.wait_for("/progress")
+
+
+async def test_a_picture_that_keeps_failing_gives_way_to_its_words(
+    api: FakeBotAPI,  # noqa: F811
+    make_settings,  # noqa: F811
+) -> None:
+    """sendPhoto keeps failing (a 500): after one short retry the set-up's words go alone, and the
+    next question is not held up behind the picture's retries."""
+    async with running_bot(make_settings()):
+        dot = api.user(7006, "Dot")
+        api.fail_next("sendPhoto", 500, "Internal Server Error", count=100)
+        await to_setup(dot)  # waits for the technique question that follows the picture
+        await dot.wait_idle()
+    assert not api.calls_to("sendPhoto", ok=True) and len(api.calls_to("sendPhoto")) == 2  # tried twice
+    texts = dot.texts
+    setup = next(i for i, t in enumerate(texts) if "Ball on your Upper back" in t)
+    assert setup < next(i for i, t in enumerate(texts) if "Two ways" in t)  # the words, in order
+    assert "In the picture" not in texts[setup]  # no words about a picture that was not sent

@@ -224,6 +224,33 @@ async def test_a_send_that_fails_in_an_unexpected_way_is_retried_and_the_rest_go
         await db.dispose()
 
 
+async def test_a_200_answer_that_cannot_be_read_counts_as_sent(
+    api: FakeBotAPI, make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Telegram took the greeting but a proxy mangled its 200 answer: the greeting is sent once (not
+    again on a retry), the next reply follows, nobody is told to try again, and one line is logged."""
+    settings = make_settings()
+    with caplog.at_level(logging.INFO):
+        async with running_bot(settings):
+            ann = api.user(4302, "Ann")
+            api.unreadable_next("sendMessage")
+            await ann.send_command("start")
+            await ann.wait_for("Tap Begin")
+            await asyncio.sleep(2.5)  # longer than the first retry's backoff
+            await ann.wait_idle()
+    assert [t.split("\n", 1)[0][:15] for t in ann.texts] == ["Hi, I'm Knotbot", "Tap Begin to st"]
+    assert not any("try that again" in t for t in ann.texts)
+    unreadable = [r for r in caplog.records if "could not be read; counted as sent" in r.getMessage()]
+    assert len(unreadable) == 1 and unreadable[0].exc_info is None
+    rows = select(ScheduledMessage.status, ScheduledMessage.attempts).order_by(ScheduledMessage.id)
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as session:
+            assert (await session.execute(rows)).all() == [("sent", 1), ("sent", 1)]
+    finally:
+        await db.dispose()
+
+
 async def test_group_bookkeeping_in_memory_is_bounded_and_each_group_still_gets_one_note(
     api: FakeBotAPI, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:

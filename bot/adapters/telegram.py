@@ -12,6 +12,7 @@ one log line per attempt; a token Telegram rejects stops the start with :class:`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import traceback
@@ -101,6 +102,11 @@ def keyboard(message: effects.Message) -> InlineKeyboardMarkup | None:
     )
 
 
+# what PTB raises for a 2xx answer whose body is not JSON (telegram.request.BaseRequest.post);
+# a 4xx or 5xx whose body cannot be read raises a more specific error with other words
+UNREADABLE_SUCCESS = "Invalid server response"
+
+
 class TelegramTransport:
     """Sends a domain message with the Bot API, mapping errors to delivery outcomes."""
 
@@ -137,6 +143,12 @@ class TelegramTransport:
         except NetworkError as exc:  # includes TimedOut and 5xx
             raise TemporaryFailure(type(exc).__name__) from exc
         except TelegramError as exc:
+            if exc.message == UNREADABLE_SUCCESS:
+                # Telegram answered 200 (it took the message) with a body PTB could not read (a
+                # proxy in between): sent; sending it again would show it twice
+                metrics.ERRORS.labels(where="unreadable_answer").inc()
+                log.warning("Telegram's answer to a send could not be read; counted as sent")
+                return
             raise TemporaryFailure(type(exc).__name__) from exc
 
     async def _send(self, chat_id: int, message: effects.Message, attachment: Rendered | None) -> None:
@@ -262,6 +274,7 @@ class TelegramBot:
     delivery: Delivery
     flood: FloodGate | None = field(default_factory=FloodGate)  # None: no flood control
     metrics_server: metrics.MetricsServer | None = None
+    menu_task: asyncio.Task[bool] | None = None  # the command menu, set in the background
     # polling handles one update at a time: a reply waiting for its chat's pacing would hold up
     # everybody's next update, so it goes to the dispatcher instead (webhook requests run side by side)
     defer_paced_replies: bool = False
@@ -403,16 +416,21 @@ class TelegramBot:
                 raise StartupError(f"cannot serve metrics on KNOTBOT_METRICS_PORT={port}: {reason}") from None
             self.metrics_server = server
         menu = [BotCommand(name, self.core.content.text(key)) for name, key in COMMANDS]
-        await retry_startup("setMyCommands", lambda: application.bot.set_my_commands(menu))
+        if self.menu_task is None:  # cosmetic: the bot serves while it is being set
+            self.menu_task = asyncio.create_task(set_menu(application.bot, menu), name="setMyCommands")
+        if self.core.db.is_sqlite:  # one process: what an earlier one claimed and never sent goes now
+            await self.delivery.dispatcher.reclaim_after_restart()
         self.delivery.waker.start()
         assert application.job_queue is not None
         self.delivery.retention.start(application.job_queue.scheduler)
 
     async def post_stop(self, application: Application) -> None:  # type: ignore[type-arg]
+        await self._stop_menu()
         await self.delivery.retention.stop()
         await self.delivery.waker.stop()
 
     async def post_shutdown(self, application: Application) -> None:  # type: ignore[type-arg]
+        await self._stop_menu()
         await self.delivery.retention.stop()
         await self.delivery.waker.stop()
         if self.metrics_server is not None:
@@ -420,8 +438,48 @@ class TelegramBot:
             self.metrics_server = None
         await self.core.db.dispose()
 
+    async def _stop_menu(self) -> None:
+        task, self.menu_task = self.menu_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
 
 # ---- start-up: wait for Telegram instead of failing ----------------------------------------------
+
+MENU_ATTEMPTS = 20  # then the menu stays as it was (about 8 minutes at the 30 s cap)
+
+
+async def set_menu(bot: Bot, menu: list[BotCommand], attempts: int = MENU_ATTEMPTS) -> bool:
+    """Set the command menu in the background: only getMe decides whether the token is good, and
+    the menu is cosmetic, so a failure here (a 404 or 500 from a proxy, a 429) is logged in one
+    line and tried again with capped backoff; a 400 (the menu itself is wrong) is not retried."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await bot.set_my_commands(menu)
+        except BadRequest as exc:
+            log.error("setMyCommands rejected the menu (%s); it is left as it was", type(exc).__name__)
+            return False
+        except RetryAfter as exc:
+            wait, reason = max(retry_after_seconds(exc), startup_wait(attempt)), "429 Too Many Requests"
+        except NetworkError as exc:  # unreachable, timed out, 5xx
+            wait, reason = startup_wait(attempt), f"{type(exc).__name__}: {redact(exc.message)[:200]}"
+        except TelegramError as exc:  # a 404 from a proxy (InvalidToken: its message quotes the token)
+            wait, reason = startup_wait(attempt), type(exc).__name__
+        else:
+            return True
+        if attempt < attempts:
+            log.warning(
+                "setMyCommands failed (%s), attempt %d; the bot serves on, trying again in %.0f s",
+                reason,
+                attempt,
+                wait,
+            )
+            await asyncio.sleep(wait)
+    log.error("setMyCommands failed %d times; the command menu is left as it was", attempts)
+    return False
+
 
 STARTUP_FIRST_WAIT = 1.0  # seconds before the second attempt; doubled each time
 STARTUP_MAX_WAIT = 30.0  # the cap: while Telegram stays away, one attempt every 30 s

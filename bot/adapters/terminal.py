@@ -66,6 +66,8 @@ async def run_chat(core: Core, stdin: TextIO = sys.stdin, stdout: TextIO = sys.s
     scheduler = AsyncIOScheduler()
     delivery = build_delivery(core, transport, scheduler)
     scheduler.start()
+    if core.db.is_sqlite:  # one process: what an earlier one claimed and never sent goes now
+        await delivery.dispatcher.reclaim_after_restart()
     delivery.waker.start()
     delivery.retention.start(scheduler)
     stdout.write(

@@ -496,7 +496,7 @@ def _tool_press(state: State, action: str, env: Env) -> Decision | None:
     text = env.content.text("tool.setup", tool=tool.name, area=area.name, setup=setup.setup)
     # the picture of where to put this tool; the caption says the same in words, for screen readers
     picture = describe_picture(env.content, area.id, tool_id)
-    shown = Message(f"{text}\n\n{picture}", attachment=attachment_spec(area.id, tool_id))
+    shown = Message(text, attachment=attachment_spec(area.id, tool_id), about_attachment=picture)
     return ask(state.advance(Step.TECHNIQUE, tool=tool_id), env, Reply(shown))
 
 

@@ -24,6 +24,9 @@ class Message:
     buttons: tuple[tuple[Button, ...], ...] = ()
     # rendered when sent: "area:<id>:<tool>" (placement picture), "progress" (chart), "mydata" (JSON export)
     attachment: str | None = None
+    # what the attachment shows, in words (screen readers read it aloud): sent with the attachment
+    # only, so the words never point at a picture that could not be sent
+    about_attachment: str = ""
     ask_location: bool = False  # offer Telegram's "share location" keyboard button
     remove_keyboard: bool = False  # take away a "share location" keyboard shown before
 
@@ -157,6 +160,8 @@ def message_to_payload(message: Message) -> dict[str, object]:
     }
     if message.attachment is not None:
         payload["attachment"] = message.attachment
+    if message.about_attachment:
+        payload["about_attachment"] = message.about_attachment
     if message.ask_location:
         payload["ask_location"] = True
     if message.remove_keyboard:
@@ -173,6 +178,7 @@ def message_from_payload(payload: dict[str, object]) -> Message:
         text=str(payload["text"]),
         buttons=buttons,
         attachment=str(attachment) if attachment is not None else None,
+        about_attachment=str(payload.get("about_attachment", "")),
         ask_location=bool(payload.get("ask_location", False)),
         remove_keyboard=bool(payload.get("remove_keyboard", False)),
     )

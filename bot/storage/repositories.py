@@ -299,6 +299,15 @@ class Schedule:
             update(ScheduledMessage).where(self._owned(row_id, attempt)).values(**values)
         )
 
+    async def release_claims(self, now: datetime) -> int:
+        """Every claim's lease ends now (the process that held them is gone): claimable at once."""
+        result = await self.session.execute(
+            update(ScheduledMessage)
+            .where(ScheduledMessage.status == CLAIMED, ScheduledMessage.lease_until >= now)
+            .values(lease_until=now - timedelta(microseconds=1))
+        )
+        return int(getattr(result, "rowcount", 0))
+
     async def renew(self, row_id: int, lease_until: datetime, *, attempt: int) -> bool:
         """Extend a claim's lease; False if the claim is no longer ours (another process re-claimed
         the row after the lease ran out, or it was cancelled)."""
