@@ -468,7 +468,11 @@ class Dispatcher:
                 elif row.late_after_s is not None and late > row.late_after_s:
                     await schedule.settle(row.id, DROPPED, now, f"late by {late:.1f}s")
                     dropped.append(row.id)
-                    if row.kind == HOLD_PROMPT:
+                    # one "offline" note per hold, whichever dispatch run or replica drops its prompts
+                    hold = row.key.rsplit(":", 1)[0]
+                    if row.kind == HOLD_PROMPT and await schedule.mark_once(
+                        person.id, f"{hold}:offline", "note", now
+                    ):
                         dropped_for[person.id] = person.chat_id
                     continue
                 earlier = retrying.get(row.person_id)

@@ -495,3 +495,23 @@ async def test_after_a_restart_on_sqlite_claims_of_the_dead_process_go_out_at_on
     assert await h.dispatcher.reclaim_after_restart() == 0  # nothing claimed any more
     await h.dispatcher.run_once()
     assert len(transport.sent) == 2 and await h.statuses() == {"sent": 2}
+
+
+async def test_prompts_dropped_in_two_dispatch_runs_give_one_note(
+    database, content, matcher, transport, clock
+) -> None:
+    """The bot (or a replica) falls behind twice in one hold: each late prompt is dropped, but the
+    person reads "I was offline for part of your hold" once."""
+    h = harness(database, content, matcher, transport, clock)
+    await h.to_hold(seconds=60)
+    before = len(transport.sent)
+    late = content.session.prompt_late_after_seconds + 1
+    clock.advance(15 + late)  # the first prompt ("Breathe out", at 15 s) comes too late
+    await h.dispatcher.run_once()
+    clock.advance(15 + late)  # and the one at 30 s ("Halfway") too, on the next run
+    await h.dispatcher.run_once()
+    clock.advance(60)
+    await h.dispatcher.run_once()
+    texts = transport.texts()[before:]
+    assert texts.count(content.text("hold.dropped")) == 1, texts
+    assert texts[-1].startswith("Time's up")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -41,6 +42,10 @@ def _sqlite_recipe(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _open_sqlite(path: str) -> None:
+    sqlite3.connect(path).close()
 
 
 class DatabaseUnavailable(Exception):
@@ -77,6 +82,14 @@ class Database:
 
     async def probe(self) -> None:
         """Open and close one connection; raise :class:`DatabaseUnavailable` if that fails."""
+        path = self.url.database
+        if self.is_sqlite and path and path != ":memory:" and not path.startswith("file:"):
+            # first with the standard library: a file aiosqlite cannot open fails in its worker
+            # thread, which may print a traceback of its own while the process exits
+            try:
+                await asyncio.to_thread(_open_sqlite, path)
+            except sqlite3.Error as exc:
+                raise DatabaseUnavailable(f"cannot open the database at {self.safe_url} ({exc})") from exc
         try:
             async with self.engine.connect():
                 pass

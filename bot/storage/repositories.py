@@ -219,6 +219,22 @@ class Schedule:
         result = await self.session.execute(stmt.returning(ScheduledMessage.id))
         return result.scalar_one_or_none()
 
+    async def mark_once(self, person_id: int, key: str, kind: str, now: datetime) -> bool:
+        """Record that a message with ``key`` was sent directly (no row of its own was due); False
+        if it was recorded before: such a message goes once."""
+        values = {
+            "person_id": person_id,
+            "key": key,
+            "kind": kind,
+            "due_at": now,
+            "payload": {},
+            "status": SENT,
+            "sent_at": now,
+        }
+        stmt = _insert_ignoring_conflicts(self.session, ScheduledMessage.__table__, [values])
+        result = await self.session.execute(stmt.returning(ScheduledMessage.id))
+        return result.scalar_one_or_none() is not None
+
     async def pending_count(self, person_id: int, kind: str) -> int:
         """How many rows of ``kind`` are planned for the person (pending)."""
         query = select(func.count()).where(
