@@ -9,6 +9,7 @@ when their lease runs out — nothing is lost.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
@@ -47,10 +49,11 @@ from bot.domain.progress import progress_message
 from bot.domain.streak import after_session, in_progress, streak_of
 from bot.domain.timezones import ZoneMatcher
 from bot.geo import timezone_at
-from bot.storage.db import Database
+from bot.storage.db import Database as Database  # re-exported: the adapters' handle on the database
+from bot.storage.migrations import ensure_current
 from bot.storage.plans import Plans
 from bot.storage.privacy import forget_person
-from bot.storage.repositories import Conversations, People, Records, Updates
+from bot.storage.repositories import Conversations, GroupChats, MediaFiles, People, Records, Updates
 from bot.storage.repositories import Schedule as ScheduleRepo
 
 REPLY_LEASE = timedelta(seconds=90)  # longer than the rate limiter's worst wait for one reply
@@ -277,3 +280,48 @@ class ConversationService:
             if row_id is not None
         ]
         return handled
+
+
+# -- what the adapters need from storage (they never import bot.storage: pyproject.toml, [tool.importlinter])
+
+
+async def prepare_database(db: Database) -> None:
+    """At start-up: the schema must be current; SQLite migrates itself (bot.storage.migrations)."""
+    await ensure_current(db, migrate=db.is_sqlite)
+
+
+async def database_answers(db: Database, within: float = 3) -> bool:
+    """True if the database answers ``SELECT 1`` within ``within`` seconds (the webhook's /healthz)."""
+    try:
+        async with asyncio.timeout(within), db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True
+
+
+async def stored_file_id(db: Database, cache_key: str) -> str | None:
+    """The Telegram file id of an uploaded picture, if one was stored (the media_files table)."""
+
+    async def work(session: AsyncSession) -> str | None:
+        return await MediaFiles(session).get(cache_key)
+
+    file_id: str | None = await db.run(work)
+    return file_id
+
+
+async def store_file_id(db: Database, cache_key: str, file_id: str) -> None:
+    async def work(session: AsyncSession) -> None:
+        await MediaFiles(session).put(cache_key, file_id)
+
+    await db.run(work)
+
+
+async def first_time_in_group(db: Database, chat_id: int) -> bool:
+    """Remember a group or channel; False if it was seen before (its note was already sent)."""
+
+    async def work(session: AsyncSession) -> bool:
+        return await GroupChats(session).first_time(str(chat_id))
+
+    first: bool = await db.run(work)
+    return first
