@@ -34,7 +34,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ChatType
+from telegram.constants import ChatType, MessageLimit
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, HTTPXRequest
@@ -56,7 +56,6 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
-CAPTION_LIMIT = 1024
 GROUPS_KEPT = 10_000  # groups remembered in memory; older ones are looked up in group_chats again
 # the command menu (setMyCommands): command and the string key of its description
 COMMANDS = (
@@ -147,7 +146,7 @@ class TelegramTransport:
         if attachment is None:
             await bot.send_message(chat_id=chat_id, text=message.text, reply_markup=markup)
             return
-        caption_fits = len(message.text) <= CAPTION_LIMIT
+        caption_fits = len(message.text) <= MessageLimit.CAPTION_LENGTH
         caption = message.text if caption_fits else None
         if attachment.kind == "document":
             await bot.send_document(
