@@ -25,11 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import metrics
 from bot.attachments import Attachments, Rendered
 from bot.domain.content import Content
-from bot.domain.effects import Message, message_from_payload
+from bot.domain.effects import Kind, Message, message_from_payload
 from bot.domain.followups import (
-    CHECKIN,
     DROP,
-    HYDRATION,
     MOVE,
     LateVerdict,
     check_prefix_of,
@@ -37,12 +35,12 @@ from bot.domain.followups import (
     late_followup,
 )
 from bot.plan_delivery import PLAN_KINDS, plan_row_now
-from bot.service import Outgoing, to_datetime
+from bot.service import REPLY_LEASE, Outgoing, to_datetime
 from bot.storage.db import Database
 from bot.storage.leader import Leader, SoleLeader
-from bot.storage.models import Person, ScheduledMessage
+from bot.storage.models import Person, ScheduledMessage, Status
 from bot.storage.plans import Plans
-from bot.storage.repositories import CANCELLED, DROPPED, FAILED, PACED, SENT, People
+from bot.storage.repositories import PACED, People
 from bot.storage.repositories import Schedule as ScheduleRepo
 
 log = logging.getLogger(__name__)
@@ -60,10 +58,11 @@ AFTER_EARLIER = timedelta(milliseconds=1)  # a held-back message is due just aft
 PICTURE_TRIES = 2
 # a due message of a person whose earlier one is being sent elsewhere looks again this much later
 IN_FLIGHT_RECHECK = timedelta(milliseconds=250)
-HOLD_PROMPT = "hold_prompt"
-FOLLOWUP_KINDS = frozenset({HYDRATION, CHECKIN})
+FOLLOWUP_KINDS = frozenset({Kind.HYDRATION, Kind.CHECKIN})
 DISPATCH_BATCH = 50
-DISPATCH_LEASE = timedelta(seconds=180)
+# a dispatched row's lease is this many reply leases: it may wait for the send limiter (bot.runtime)
+DISPATCH_LEASE_FACTOR = 2
+DISPATCH_LEASE = DISPATCH_LEASE_FACTOR * REPLY_LEASE
 
 
 class Transport(Protocol):
@@ -127,7 +126,7 @@ class Deliverer:
         *,
         clock: Callable[[], float] = time.time,
         attachments: Attachments | None = None,
-        lease: timedelta = timedelta(seconds=90),
+        lease: timedelta = REPLY_LEASE,
     ) -> None:
         self.db = db
         self.transport = transport
@@ -310,9 +309,9 @@ class Deliverer:
         async def work(session: AsyncSession) -> datetime | None:
             schedule = ScheduleRepo(session)
             if outcome == "sent":
-                await schedule.settle(row.row_id, SENT, now, attempt=row.attempt)
+                await schedule.settle(row.row_id, Status.SENT, now, attempt=row.attempt)
             elif outcome == "blocked":
-                await schedule.settle(row.row_id, FAILED, now, error, attempt=row.attempt)
+                await schedule.settle(row.row_id, Status.FAILED, now, error, attempt=row.attempt)
                 await People(session).set_inactive(row.person_id)
                 await schedule.cancel_all(row.person_id)
                 await Plans(session).pause(row.person_id)
@@ -323,7 +322,7 @@ class Deliverer:
             elif outcome == "retry":
                 window = RETRY_FOLLOWUPS_FOR if row.kind in FOLLOWUP_KINDS else RETRY_FOR
                 if now - (row.first_due or now) >= window:
-                    await schedule.settle(row.row_id, FAILED, now, error, attempt=row.attempt)
+                    await schedule.settle(row.row_id, Status.FAILED, now, error, attempt=row.attempt)
                 else:
                     due = now + timedelta(seconds=max(retry_after or 0.0, backoff(row.attempt)))
                     await schedule.retry_later(
@@ -331,7 +330,7 @@ class Deliverer:
                     )
                     return due
             else:
-                await schedule.settle(row.row_id, FAILED, now, error, attempt=row.attempt)
+                await schedule.settle(row.row_id, Status.FAILED, now, error, attempt=row.attempt)
             return None
 
         result: datetime | None = await self.db.run(work)
@@ -385,7 +384,9 @@ class Dispatcher:
                     return total
                 total += len(rows) + len(dropped_for)
                 notes = [
-                    Outgoing(row_id=-1, person_id=p, chat_id=chat, kind="note", message=self._dropped_note())
+                    Outgoing(
+                        row_id=-1, person_id=p, chat_id=chat, kind=Kind.NOTE, message=self._dropped_note()
+                    )
                     for p, chat in dropped_for.items()
                 ]
                 for note in notes:  # the note comes before what is still worth sending
@@ -440,7 +441,7 @@ class Dispatcher:
             for row in claimed:
                 person = await people.get(row.person_id)
                 if person is None or not person.active:
-                    await schedule.settle(row.id, FAILED, now, "person inactive")
+                    await schedule.settle(row.id, Status.FAILED, now, "person inactive")
                     continue
                 first_due = row.first_due_at or row.due_at  # a retried row is as late as its plan
                 # ... but waiting for its own chat's pacing does not count (it would have waited
@@ -466,12 +467,12 @@ class Dispatcher:
                         continue
                     message = reminder
                 elif row.late_after_s is not None and late > row.late_after_s:
-                    await schedule.settle(row.id, DROPPED, now, f"late by {late:.1f}s")
+                    await schedule.settle(row.id, Status.DROPPED, now, f"late by {late:.1f}s")
                     dropped.append(row.id)
                     # one "offline" note per hold, whichever dispatch run or replica drops its prompts
                     hold = row.key.rsplit(":", 1)[0]
-                    if row.kind == HOLD_PROMPT and await schedule.mark_once(
-                        person.id, f"{hold}:offline", "note", now
+                    if row.kind == Kind.HOLD_PROMPT and await schedule.mark_once(
+                        person.id, f"{hold}:offline", Kind.NOTE, now
                     ):
                         dropped_for[person.id] = person.chat_id
                     continue
@@ -524,7 +525,7 @@ class Dispatcher:
         cancelled (follow-ups off), moved out of quiet hours (pending again) or dropped; and
         whether it was dropped."""
         if not person.followups:
-            await schedule.settle(row.id, CANCELLED, now, "follow-ups turned off")
+            await schedule.settle(row.id, Status.CANCELLED, now, "follow-ups turned off")
             return None, False
         verdict = late_followup(
             row.kind,
@@ -535,10 +536,10 @@ class Dispatcher:
             self.content,
             time_scale=self.time_scale,
         )
-        if verdict.action == MOVE and row.kind == HYDRATION:
+        if verdict.action == MOVE and row.kind == Kind.HYDRATION:
             verdict = await self._fold_into_check(schedule, row, verdict)
         if verdict.action == DROP:
-            await schedule.settle(row.id, DROPPED, now, verdict.reason)
+            await schedule.settle(row.id, Status.DROPPED, now, verdict.reason)
             return None, True
         if verdict.text is not None:  # stored, so a retry or the moved row keeps the wording
             message = replace(message, text=verdict.text)

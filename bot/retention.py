@@ -31,16 +31,15 @@ from sqlalchemy import Table, and_, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
+from bot.domain import DEFAULT_RETENTION_DAYS
 from bot.service import to_datetime
 from bot.storage.db import Database
-from bot.storage.models import Conversation, GroupChat, Person, ProcessedUpdate, ScheduledMessage
+from bot.storage.models import Conversation, GroupChat, Person, ProcessedUpdate, ScheduledMessage, Status
 from bot.storage.plans import Plans
 from bot.storage.privacy import forget_person, personal_tables
-from bot.storage.repositories import CANCELLED, CLAIMED, DROPPED, FAILED, PENDING, SENT
 
 log = logging.getLogger(__name__)
 
-DEFAULT_RETENTION_DAYS = 180
 BOOKKEEPING_DAYS = 7
 # per-person tables that are not "session details": they live as long as the person does
 KEPT_WITH_PERSON = frozenset({"conversations", "scheduled_messages", "plans"})
@@ -169,7 +168,9 @@ class Retention:
             done = Pruned()
             result = await session.execute(
                 delete(ScheduledMessage).where(
-                    ScheduledMessage.status.in_([SENT, CANCELLED, FAILED, DROPPED]),
+                    ScheduledMessage.status.in_(
+                        [Status.SENT, Status.CANCELLED, Status.FAILED, Status.DROPPED]
+                    ),
                     ScheduledMessage.due_at < bookkeeping,
                     or_(ScheduledMessage.sent_at.is_(None), ScheduledMessage.sent_at < bookkeeping),
                 )
@@ -192,7 +193,10 @@ class Retention:
         """Up to ``limit`` people with no conversation change since ``cutoff`` and nothing pending
         or claimed."""
         planned = exists().where(
-            and_(ScheduledMessage.person_id == Person.id, ScheduledMessage.status.in_([PENDING, CLAIMED]))
+            and_(
+                ScheduledMessage.person_id == Person.id,
+                ScheduledMessage.status.in_([Status.PENDING, Status.CLAIMED]),
+            )
         )
         recent = exists().where(and_(Conversation.person_id == Person.id, Conversation.updated_at >= cutoff))
         query = select(Person.id).where(Person.created_at < cutoff, ~planned, ~recent).limit(limit)

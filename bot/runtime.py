@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from bot.attachments import Attachments
 from bot.content_loader import load_content
-from bot.delivery import Deliverer, Dispatcher, Transport, Waker
+from bot.delivery import DISPATCH_LEASE_FACTOR, Deliverer, Dispatcher, Transport, Waker
 from bot.domain.content import Content
 from bot.domain.matcher import Matcher
 from bot.pictures.renderers import register_pictures
@@ -90,7 +90,8 @@ def build_delivery(core: Core, transport: Transport, scheduler: object) -> Deliv
         attachments=core.attachments,
         lease=timedelta(seconds=core.settings.lease_seconds),
     )
-    lease = timedelta(seconds=2 * core.settings.lease_seconds)  # dispatched rows may wait for the limiter
+    # dispatched rows may wait for the limiter: a longer lease
+    lease = timedelta(seconds=DISPATCH_LEASE_FACTOR * core.settings.lease_seconds)
     dispatcher = Dispatcher(
         core.db, deliverer, core.content, clock=core.clock, lease=lease, time_scale=core.settings.time_scale
     )

@@ -9,6 +9,7 @@ when their lease runs out — nothing is lost.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -16,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
-from bot.domain import plan_chat
+from bot.domain import DEFAULT_RETENTION_DAYS, plan_chat
 from bot.domain.content import Content
 from bot.domain.conversation import decide
 from bot.domain.decision import CheckStatus, Env
@@ -27,6 +29,7 @@ from bot.domain.effects import (
     Cancel,
     DropPlan,
     ForgetPerson,
+    Kind,
     Message,
     RecordCheckin,
     RecordFollowups,
@@ -47,13 +50,16 @@ from bot.domain.progress import progress_message
 from bot.domain.streak import after_session, in_progress, streak_of
 from bot.domain.timezones import ZoneMatcher
 from bot.geo import timezone_at
-from bot.storage.db import Database
+from bot.settings import DEFAULT_LEASE_SECONDS
+from bot.storage.db import Database as Database  # re-exported: the adapters' handle on the database
+from bot.storage.migrations import ensure_current
 from bot.storage.plans import Plans
 from bot.storage.privacy import forget_person
-from bot.storage.repositories import Conversations, People, Records, Updates
+from bot.storage.repositories import Conversations, GroupChats, MediaFiles, People, Records, Updates
 from bot.storage.repositories import Schedule as ScheduleRepo
 
-REPLY_LEASE = timedelta(seconds=90)  # longer than the rate limiter's worst wait for one reply
+# KNOTBOT_LEASE_SECONDS' default: longer than the rate limiter's worst wait for one reply
+REPLY_LEASE = timedelta(seconds=DEFAULT_LEASE_SECONDS)
 MAX_PENDING_PER_KIND = 10  # KNOTBOT_MAX_PENDING_PER_KIND: planned rows per person and kind
 
 log = logging.getLogger(__name__)
@@ -66,7 +72,7 @@ class Outgoing:
     row_id: int
     person_id: int
     chat_id: str
-    kind: str
+    kind: str  # a Kind (read back from a row it is the plain string, which compares equal)
     message: Message
     attempt: int = 1  # the claim this process holds (scheduled_messages.attempts)
     # when that claim's lease runs out (None: no row, or not leased); past it another process may
@@ -107,7 +113,7 @@ class ConversationService:
         zones: ZoneMatcher | None = None,
         locate_tz: Callable[[float, float], str | None] | None = None,
         reply_lease: timedelta = REPLY_LEASE,
-        retention_days: int = 180,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
         max_pending_per_kind: int = MAX_PENDING_PER_KIND,
     ) -> None:
         self.db = db
@@ -198,7 +204,7 @@ class ConversationService:
                 row_id = await schedule.add(
                     person.id,
                     f"{reply_tag}:{index}",
-                    "reply",
+                    Kind.REPLY,
                     to_datetime(now),
                     message_to_payload(effect.message),
                     claimed_until=to_datetime(now) + self.reply_lease,
@@ -252,7 +258,11 @@ class ConversationService:
                 await forget_person(session, person.id)
                 replies.clear()
                 farewell = Outgoing(
-                    row_id=-1, person_id=person.id, chat_id=chat_id, kind="farewell", message=effect.farewell
+                    row_id=-1,
+                    person_id=person.id,
+                    chat_id=chat_id,
+                    kind=Kind.FAREWELL,
+                    message=effect.farewell,
                 )
                 handled.direct.append(farewell)
                 handled.scheduled_first = None
@@ -268,7 +278,7 @@ class ConversationService:
                 row_id=row_id,
                 person_id=person.id,
                 chat_id=person.chat_id,
-                kind="reply",
+                kind=Kind.REPLY,
                 message=message,
                 claimed_until=claimed_until,
                 lease=self.reply_lease,
@@ -277,3 +287,48 @@ class ConversationService:
             if row_id is not None
         ]
         return handled
+
+
+# -- what the adapters need from storage (they never import bot.storage: pyproject.toml, [tool.importlinter])
+
+
+async def prepare_database(db: Database) -> None:
+    """At start-up: the schema must be current; SQLite migrates itself (bot.storage.migrations)."""
+    await ensure_current(db, migrate=db.is_sqlite)
+
+
+async def database_answers(db: Database, within: float = 3) -> bool:
+    """True if the database answers ``SELECT 1`` within ``within`` seconds (the webhook's /healthz)."""
+    try:
+        async with asyncio.timeout(within), db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True
+
+
+async def stored_file_id(db: Database, cache_key: str) -> str | None:
+    """The Telegram file id of an uploaded picture, if one was stored (the media_files table)."""
+
+    async def work(session: AsyncSession) -> str | None:
+        return await MediaFiles(session).get(cache_key)
+
+    file_id: str | None = await db.run(work)
+    return file_id
+
+
+async def store_file_id(db: Database, cache_key: str, file_id: str) -> None:
+    async def work(session: AsyncSession) -> None:
+        await MediaFiles(session).put(cache_key, file_id)
+
+    await db.run(work)
+
+
+async def first_time_in_group(db: Database, chat_id: int) -> bool:
+    """Remember a group or channel; False if it was seen before (its note was already sent)."""
+
+    async def work(session: AsyncSession) -> bool:
+        return await GroupChats(session).first_time(str(chat_id))
+
+    first: bool = await db.run(work)
+    return first

@@ -23,6 +23,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from bot.content_loader import DEFAULT_CONTENT_DIR
+from bot.domain import DEFAULT_RETENTION_DAYS
+
+# KNOTBOT_LEASE_SECONDS' default, its one home: how long a process owns a reply row it claimed (dispatched
+# rows: twice this, see bot.delivery.DISPATCH_LEASE_FACTOR); longer than the send limiter's worst wait
+DEFAULT_LEASE_SECONDS = 90.0
 
 
 class Settings(BaseSettings):
@@ -74,7 +79,7 @@ class Settings(BaseSettings):
         default=4, ge=1, le=1000, validation_alias=AliasChoices("KNOTBOT_CHAT_BURST", "chat_burst")
     )
     lease_seconds: float = Field(
-        default=90.0,
+        default=DEFAULT_LEASE_SECONDS,
         ge=1,
         le=3600,
         validation_alias=AliasChoices("KNOTBOT_LEASE_SECONDS", "lease_seconds"),
@@ -104,7 +109,10 @@ class Settings(BaseSettings):
     )
     # privacy and operating (issue 5): see docs/privacy.md and docs/reliability.md
     retention_days: int = Field(
-        default=180, ge=1, le=3650, validation_alias=AliasChoices("KNOTBOT_RETENTION_DAYS", "retention_days")
+        default=DEFAULT_RETENTION_DAYS,
+        ge=1,
+        le=3650,
+        validation_alias=AliasChoices("KNOTBOT_RETENTION_DAYS", "retention_days"),
     )
     admin_chat_id: int | None = Field(
         default=None, validation_alias=AliasChoices("KNOTBOT_ADMIN_CHAT_ID", "admin_chat_id")
@@ -273,32 +281,17 @@ class SettingsError(Exception):
     """Settings are invalid; the message is one line naming the variable."""
 
 
-_ENV_NAMES = {
-    "telegram_bot_token": "TELEGRAM_BOT_TOKEN",
-    "telegram_api_url": "TELEGRAM_API_URL",
-    "database_url": "DATABASE_URL",
-    "time_scale": "KNOTBOT_TIME_SCALE",
-    "log_level": "KNOTBOT_LOG_LEVEL",
-    "log_format": "KNOTBOT_LOG_FORMAT",
-    "content_dir": "KNOTBOT_CONTENT_DIR",
-    "data_dir": "KNOTBOT_DATA_DIR",
-    "dispatch_poll_seconds": "KNOTBOT_DISPATCH_POLL_SECONDS",
-    "retention_days": "KNOTBOT_RETENTION_DAYS",
-    "admin_chat_id": "KNOTBOT_ADMIN_CHAT_ID",
-    "metrics_port": "KNOTBOT_METRICS_PORT",
-    "metrics_host": "KNOTBOT_METRICS_HOST",
-    "log_salt": "KNOTBOT_LOG_SALT",
-    "flood_limit": "KNOTBOT_FLOOD_LIMIT",
-    "lease_seconds": "KNOTBOT_LEASE_SECONDS",
-    "send_rate": "KNOTBOT_SEND_RATE",
-    "chat_burst": "KNOTBOT_CHAT_BURST",
-    "max_pending_per_kind": "KNOTBOT_MAX_PENDING_PER_KIND",
-    "webhook_url": "KNOTBOT_WEBHOOK_URL",
-    "webhook_secret": "KNOTBOT_WEBHOOK_SECRET",
-    "webhook_drop_pending": "KNOTBOT_WEBHOOK_DROP_PENDING",
-    "listen_host": "KNOTBOT_LISTEN_HOST",
-    "listen_port": "KNOTBOT_LISTEN_PORT",
-}
+def _env_names() -> dict[str, str]:
+    """Each field's environment variable: the first of its ``AliasChoices`` (named in errors)."""
+    names: dict[str, str] = {}
+    for name, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices) and isinstance(alias.choices[0], str):
+            names[name] = alias.choices[0]
+    return names
+
+
+_ENV_NAMES = _env_names()
 
 
 def load_settings(**overrides: object) -> Settings:

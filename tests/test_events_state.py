@@ -7,12 +7,27 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from telegram.constants import InlineKeyboardButtonLimit
 
 from bot.domain.conversation import Env, decide
-from bot.domain.events import CALLBACK_VERSION, BadPress, Press, Unsupported, decode_press, encode_press
+from bot.domain.events import (
+    CALLBACK_DATA_LIMIT,
+    CALLBACK_VERSION,
+    BadPress,
+    Press,
+    Unsupported,
+    decode_press,
+    encode_press,
+)
 from bot.domain.state import State, Step
 
 # -- callback data -------------------------------------------------------------------------
+
+
+def test_callback_data_limit_is_telegrams() -> None:
+    # the domain keeps its own copy of the number (it imports no telegram): it must be PTB's
+    assert CALLBACK_DATA_LIMIT == InlineKeyboardButtonLimit.MAX_CALLBACK_DATA == 64
+
 
 actions = st.text(min_size=1, max_size=40).filter(lambda a: len(f"k1:0:{a}".encode()) <= 64)
 

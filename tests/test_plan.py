@@ -10,13 +10,12 @@ import pytest
 
 from bot.domain.conversation import decide
 from bot.domain.decision import Decision, Env
-from bot.domain.effects import Cancel, DropPlan, Message, Reply, SavePlan, Schedule, SetProfile
+from bot.domain.effects import Cancel, DropPlan, Kind, Message, Reply, SavePlan, Schedule, SetProfile
 from bot.domain.events import Command, Press, Text, decode_press
 from bot.domain.plan import (
     EVERY_DAY,
     WEEKDAYS,
     Plan,
-    PlanKind,
     Verdict,
     at_reminder,
     day_of_key,
@@ -236,7 +235,7 @@ def test_setting_up_a_plan_with_a_known_zone_schedules_the_first_reminder(core_e
     saved = [e.plan for e in d.effects if isinstance(e, SavePlan)]
     assert saved == [Plan(areas=("upper_back", "neck"), weekdays=EVERY_DAY, hour=19, minute=30)]
     (first,) = [e for e in d.effects if isinstance(e, Schedule)]
-    assert first.kind == PlanKind.REMINDER
+    assert first.kind == Kind.PLAN_REMINDER
     assert first.key == "plan:r:1:20271207"
     assert first.delay == pytest.approx(timedelta(hours=6, minutes=30).total_seconds())
     assert any(isinstance(e, Cancel) and e.prefix == "plan:" for e in d.effects)
@@ -365,7 +364,7 @@ def test_snooze_schedules_the_reminder_again_and_skip_cancels_it(core_env: Env) 
     reminder(person)
     d = person.press("Snooze 1 h")
     (again,) = [e for e in d.effects if isinstance(e, Schedule)]
-    assert (again.kind, again.delay) == (PlanKind.SNOOZED, 3600.0)
+    assert (again.kind, again.delay) == (Kind.PLAN_SNOOZED, 3600.0)
     assert Cancel("plan:s:20271207") in d.effects
     assert "14:00" in person.texts()[0]
     reminder(person)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,7 +20,9 @@ import pytest
 from pydantic import SecretStr
 
 from bot.content_loader import DEFAULT_CONTENT_DIR
-from bot.settings import Settings, SettingsError, load_settings
+from bot.domain.decision import Env
+from bot.service import REPLY_LEASE
+from bot.settings import _ENV_NAMES, Settings, SettingsError, load_settings
 
 ENV_NAMES = (
     "TELEGRAM_BOT_TOKEN",
@@ -55,6 +58,9 @@ def test_defaults() -> None:
     assert s.time_scale == 1
     assert s.log_level == "INFO"
     assert s.content_dir == DEFAULT_CONTENT_DIR
+    # the two defaults with one home each, imported wherever they are needed
+    assert s.lease_seconds == 90.0 == REPLY_LEASE.total_seconds()
+    assert s.retention_days == 180 == Env.retention_days
 
 
 def test_env_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -209,6 +215,13 @@ def test_a_pasted_token_is_stripped(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_settings_class_reads_the_contract_names(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KNOTBOT_TIME_SCALE", "3")
     assert Settings().time_scale == 3
+
+
+def test_errors_name_every_field_by_its_variable() -> None:
+    # load_settings names a bad field by the first of its AliasChoices: every field has one
+    assert set(_ENV_NAMES) == set(Settings.model_fields)
+    assert _ENV_NAMES["retention_days"] == "KNOTBOT_RETENTION_DAYS"
+    assert all(re.fullmatch(r"(TELEGRAM|DATABASE|KNOTBOT)_[A-Z_]+", name) for name in _ENV_NAMES.values())
 
 
 def _run_bot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

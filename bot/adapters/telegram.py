@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
     Bot,
     BotCommand,
@@ -36,7 +35,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ChatType
+from telegram.constants import ChatType, MessageLimit
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, HTTPXRequest
@@ -52,15 +51,12 @@ from bot.domain.events import Command, Event, Location, Text, Unsupported, comma
 from bot.logging_setup import log_context, person_hash, redact, set_person_key
 from bot.ratelimit import SendLimiter
 from bot.runtime import Core, Delivery, build_core, build_delivery
+from bot.service import Database, first_time_in_group, prepare_database, store_file_id, stored_file_id
 from bot.settings import Settings
-from bot.storage.db import Database
-from bot.storage.migrations import ensure_current
-from bot.storage.repositories import GroupChats, MediaFiles
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
-CAPTION_LIMIT = 1024
 GROUPS_KEPT = 10_000  # groups remembered in memory; older ones are looked up in group_chats again
 # the command menu (setMyCommands): command and the string key of its description
 COMMANDS = (
@@ -162,7 +158,7 @@ class TelegramTransport:
         if attachment is None:
             await bot.send_message(chat_id=chat_id, text=message.text, reply_markup=markup)
             return
-        caption_fits = len(message.text) <= CAPTION_LIMIT
+        caption_fits = len(message.text) <= MessageLimit.CAPTION_LENGTH
         caption = message.text if caption_fits else None
         if attachment.kind == "document":
             await bot.send_document(
@@ -203,22 +199,14 @@ class TelegramTransport:
     async def _cached_file_id(self, key: str) -> str | None:
         if key in self._file_ids:
             return self._file_ids[key]
-
-        async def work(session: AsyncSession) -> str | None:
-            return await MediaFiles(session).get(key)
-
-        file_id: str | None = await self.db.run(work)
+        file_id = await stored_file_id(self.db, key)
         if file_id is not None:
             self._file_ids[key] = file_id
         return file_id
 
     async def _remember_file_id(self, key: str, file_id: str) -> None:
         self._file_ids[key] = file_id
-
-        async def work(session: AsyncSession) -> None:
-            await MediaFiles(session).put(key, file_id)
-
-        await self.db.run(work)
+        await store_file_id(self.db, key, file_id)
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -348,11 +336,7 @@ class TelegramBot:
         if chat_id in self._groups_seen:
             self._groups_seen.move_to_end(chat_id)
             return  # known in this process: no database write for a chatty group
-
-        async def work(session: AsyncSession) -> bool:
-            return await GroupChats(session).first_time(str(chat_id))
-
-        first: bool = await self.core.db.run(work)
+        first = await first_time_in_group(self.core.db, chat_id)
         self._groups_seen[chat_id] = None
         while len(self._groups_seen) > GROUPS_KEPT:
             self._groups_seen.popitem(last=False)
@@ -405,7 +389,7 @@ class TelegramBot:
             log.info("could not report an error to the admin chat: %s", type(exc).__name__)
 
     async def post_init(self, application: Application) -> None:  # type: ignore[type-arg]
-        await ensure_current(self.core.db, migrate=self.core.db.is_sqlite)  # SQLite migrates itself
+        await prepare_database(self.core.db)  # SQLite migrates itself
         port = self.core.settings.metrics_port
         if port is not None and self.metrics_server is None:
             server = metrics.MetricsServer(port, host=self.core.settings.metrics_host)

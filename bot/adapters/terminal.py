@@ -20,8 +20,7 @@ from bot.delivery import Dispatcher
 from bot.domain.effects import Button, Message
 from bot.domain.events import Command, Event, Text, command_name, decode_press
 from bot.runtime import Core, build_delivery
-from bot.service import to_datetime
-from bot.storage.migrations import ensure_current
+from bot.service import prepare_database, to_datetime
 
 CHANNEL = "terminal"
 LOCAL_ID = "local"
@@ -61,7 +60,7 @@ class TerminalTransport:
 
 async def run_chat(core: Core, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     """Run a terminal conversation until end of input; returns an exit code."""
-    await ensure_current(core.db, migrate=core.db.is_sqlite)  # SQLite migrates itself
+    await prepare_database(core.db)  # SQLite migrates itself
     transport = TerminalTransport(stdout, core.settings.data_dir / "pictures")
     scheduler = AsyncIOScheduler()
     delivery = build_delivery(core, transport, scheduler)

@@ -32,7 +32,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import uvicorn
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -45,6 +44,7 @@ from bot import metrics
 from bot.adapters.telegram import StartupError, build_application, retry_startup, wait_for_telegram
 from bot.adapters.updates import log_skipped, unparsable
 from bot.runtime import Core, build_core
+from bot.service import database_answers
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -222,12 +222,7 @@ class WebhookServer:
 
     async def healthz(self, _request: Request) -> Response:
         running = self.application.running
-        db_ok = True
-        try:
-            async with asyncio.timeout(3), self.core.db.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception:
-            db_ok = False
+        db_ok = await database_answers(self.core.db, within=3)
         ok = running and db_ok
         return JSONResponse(
             {"status": "ok" if ok else "unavailable", "running": running, "database": db_ok},

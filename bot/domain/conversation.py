@@ -19,6 +19,7 @@ from bot.domain.effects import (
     Button,
     Cancel,
     Effect,
+    Kind,
     Message,
     RecordFollowups,
     RecordRound,
@@ -36,7 +37,6 @@ from bot.domain.pictures import describe as describe_picture
 from bot.domain.state import State, Step
 
 HOLD_KEY_PREFIX = "hold:"
-HOLD_COUNTDOWN = "hold_countdown"  # kind of the get-ready countdown rows ("3…", "2…", "1…")
 CHECK_YES = "yes"
 CHECK_NO = "no"
 # free text typed here is about the person's problem: an area named with it is kept
@@ -547,7 +547,7 @@ def start_hold(state: State, env: Env) -> Decision:
                 key=f"{prefix}c{n}",
                 delay=(lead - n) * env.time_scale,
                 message=Message(t("hold.countdown", n=n), buttons),
-                kind=HOLD_COUNTDOWN,  # dropped quietly when late: the hold itself is still to come
+                kind=Kind.HOLD_COUNTDOWN,  # dropped quietly when late: the hold itself is still to come
                 late_after=_late_after(env),
             )
         )
@@ -592,7 +592,7 @@ def _hold_schedules(holding: State, env: Env, *, lead: float, elapsed: float | N
             key=f"{prefix}{i}",
             delay=(lead + at - max(done, 0.0)) * env.time_scale,
             message=Message(text, buttons),
-            kind="hold_prompt",
+            kind=Kind.HOLD_PROMPT,
             # "press in now" starts the hold: like its end, it is never dropped for being late
             late_after=None if at == 0 else _late_after(env),
         )
@@ -605,7 +605,7 @@ def _hold_schedules(holding: State, env: Env, *, lead: float, elapsed: float | N
             key=f"{prefix}end",
             delay=(lead + seconds - max(done, 0.0)) * env.time_scale,
             message=Message(env.content.text("hold.end", text=end.text), end.buttons),
-            kind="hold_end",
+            kind=Kind.HOLD_END,
         )
     )
     return out

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.domain import DEFAULT_RETENTION_DAYS
 from bot.domain.content import Content
 from bot.domain.effects import Effect
 from bot.domain.matcher import Matcher
@@ -27,7 +28,8 @@ class Env:
     zones: ZoneMatcher | None = None
     # latitude, longitude -> IANA zone name (an offline lookup injected by the runtime)
     locate_tz: Callable[[float, float], str | None] | None = None
-    retention_days: int = 180  # session details older than this are pruned (told by /privacy)
+    # session details older than this are pruned (told by /privacy)
+    retention_days: int = DEFAULT_RETENTION_DAYS
     # what the bot sent of the follow-up checks this event answers (key -> status), looked up by the
     # service: a check answer counts only for a check that was sent, and only once
     checks: Mapping[str, CheckStatus] = field(default_factory=dict)

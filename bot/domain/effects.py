@@ -3,9 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from bot.domain.plan import Plan
 from bot.domain.profile import Profile
+
+
+class Kind(StrEnum):
+    """What a message is: the ``kind`` column of scheduled_messages (the values are what is stored).
+
+    The domain chooses the kind of what it schedules; the service and the deliverer add the three
+    sent at once, and the dispatcher decides by kind what to do with a row that is late or due.
+    """
+
+    REPLY = "reply"  # an answer to an event, sent right after the commit (service)
+    NOTE = "note"  # "a message was dropped" after a flood of scheduled ones, sent directly (delivery)
+    FAREWELL = "farewell"  # after /delete, sent directly: its row would be erased (service)
+    HOLD_COUNTDOWN = "hold_countdown"  # the get-ready countdown ("3…", "2…", "1…"), dropped quietly when late
+    HOLD_PROMPT = "hold_prompt"  # a prompt during a hold
+    HOLD_END = "hold_end"  # the end of a hold, with the intensity question
+    HYDRATION = "hydration"  # follow-up: the drink-water reminder after a session
+    CHECKIN = "checkin"  # follow-up: how does the spot feel now?
+    PLAN_REMINDER = "plan_reminder"  # the practice plan's reminder of a planned day
+    PLAN_SNOOZED = "plan_snoozed"  # the same reminder again, 30 or 60 minutes later
 
 
 @dataclass(frozen=True)
@@ -52,7 +72,7 @@ class Schedule:
     key: str
     delay: float  # seconds from now, already scaled
     message: Message
-    kind: str
+    kind: Kind
     late_after: float | None = None
 
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CALLBACK_VERSION = "k1"
+# Telegram's limit on a button's callback data, in bytes. The domain must not import telegram, so it
+# is written here once; tests/test_events_state.py asserts that it equals PTB's
+# telegram.constants.InlineKeyboardButtonLimit.MAX_CALLBACK_DATA.
+CALLBACK_DATA_LIMIT = 64
 
 
 @dataclass(frozen=True)
@@ -64,9 +68,9 @@ def command_name(text: str) -> str | None:
 
 
 def encode_press(prompt: int, action: str) -> str:
-    """Callback data for a button; at most 64 bytes as Telegram requires."""
+    """Callback data for a button; at most 64 bytes (CALLBACK_DATA_LIMIT) as Telegram requires."""
     data = f"{CALLBACK_VERSION}:{prompt}:{action}"
-    if len(data.encode()) > 64:
+    if len(data.encode()) > CALLBACK_DATA_LIMIT:
         raise ValueError(f"callback data too long: {data!r}")
     return data
 

@@ -22,6 +22,7 @@ from bot.domain.effects import (
     Button,
     Cancel,
     Effect,
+    Kind,
     Message,
     RecordCheckin,
     Reply,
@@ -36,8 +37,6 @@ from bot.domain.timing import days_later_at, local_clock, next_allowed, zone
 
 FOLLOWUP_KEY_PREFIX = "fu:"
 HYDRATION_KEY_PREFIX = "fu:hyd:"
-HYDRATION = "hydration"  # kinds of follow-up rows
-CHECKIN = "checkin"
 ACTION_PREFIX = "fu."
 ANSWERS = ("better", "same", "worse", "nerve")
 OUT_OF_BAND = 0  # the prompt number of follow-up buttons: they are not tied to a question
@@ -210,7 +209,7 @@ def schedule_followups(session: int, areas: tuple[str, ...], env: Env) -> tuple[
                 key=f"{HYDRATION_KEY_PREFIX}{session}",
                 delay=_delay(hydration, env),
                 message=Message(text, (stop_button(env),)),
-                kind=HYDRATION,
+                kind=Kind.HYDRATION,
             )
         )
         clock = local_clock(hydration, profile)
@@ -242,7 +241,7 @@ def check_schedule(
         key=CheckRef(session, area_id, n).key,
         delay=_delay(due, env),
         message=message,
-        kind=CHECKIN,
+        kind=Kind.CHECKIN,
     )
 
 
@@ -341,12 +340,12 @@ def late_followup(
     """
     rules = content.followups
     late = (now - due).total_seconds()
-    if kind == HYDRATION and late > _scaled_seconds(rules.hydration_useful_for_minutes, time_scale):
+    if kind == Kind.HYDRATION and late > _scaled_seconds(rules.hydration_useful_for_minutes, time_scale):
         return LateVerdict(DROP, reason=f"pointless: late by {late:.0f}s")
     is_late = late > _scaled_seconds(rules.late_wording_after_minutes, time_scale)
     allowed = next_allowed(now, profile)
     if allowed > now:
-        wording = hydration_wording(due, allowed, content) if kind == HYDRATION else None
+        wording = hydration_wording(due, allowed, content) if kind == Kind.HYDRATION else None
         if wording is None and is_late:
             wording = late_wording(text, content)
         return LateVerdict(MOVE, due=allowed, text=wording, reason="quiet hours")

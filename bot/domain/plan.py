@@ -27,13 +27,6 @@ WEEKDAYS = (0, 1, 2, 3, 4)
 TIME = re.compile(r"^(?:at\s+)?(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm)?$", re.IGNORECASE)
 
 
-class PlanKind(StrEnum):
-    """Kinds of plan rows in scheduled_messages."""
-
-    REMINDER = "plan_reminder"  # the planned day's one reminder
-    SNOOZED = "plan_snoozed"  # the same reminder again, 30 or 60 minutes later
-
-
 class Verdict(StrEnum):
     """What the dispatcher does with a plan reminder that is due."""
 

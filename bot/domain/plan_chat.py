@@ -24,6 +24,7 @@ from bot.domain.effects import (
     Cancel,
     DropPlan,
     Effect,
+    Kind,
     Message,
     Reply,
     SavePlan,
@@ -38,7 +39,6 @@ from bot.domain.plan import (
     SNOOZE_KEY_PREFIX,
     WEEKDAYS,
     Plan,
-    PlanKind,
     day_key,
     in_quiet,
     next_due,
@@ -188,7 +188,7 @@ def reminder_schedule(plan: Plan, env: Env) -> Schedule:
         key=reminder_key(plan, day),
         delay=_delay(at, env),
         message=reminder_message(plan, day, env.content),
-        kind=PlanKind.REMINDER,
+        kind=Kind.PLAN_REMINDER,
     )
 
 
@@ -485,7 +485,7 @@ def _snooze(state: State, data: str, plan: Plan, env: Env, answered: Effect) -> 
     delay = (at - now).total_seconds() * env.time_scale
     key = f"{SNOOZE_KEY_PREFIX}{day_key(day)}:{int(env.now)}"
     again = Schedule(
-        key=key, delay=delay, message=reminder_message(plan, day, env.content), kind=PlanKind.SNOOZED
+        key=key, delay=delay, message=reminder_message(plan, day, env.content), kind=Kind.PLAN_SNOOZED
     )
     clock = at.astimezone(zone(env.profile.tz or "UTC")).strftime("%H:%M")
     # one snooze pending at a time: a second snooze replaces the first

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -102,6 +103,17 @@ class Conversation(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Status(StrEnum):
+    """Where a scheduled_messages row stands (the values are what is stored)."""
+
+    PENDING = "pending"  # waiting for its due time
+    CLAIMED = "claimed"  # leased by a process that is sending it (lease_until)
+    SENT = "sent"
+    CANCELLED = "cancelled"  # taken back before it went out (/stop, a new plan, follow-ups off…)
+    FAILED = "failed"  # could not be sent (blocked, refused, or retried for too long)
+    DROPPED = "dropped"  # too late to be useful, not sent
+
+
 class ScheduledMessage(Base):
     """Every message the bot sends: replies (due now) and timed ones (due later).
 
@@ -124,7 +136,7 @@ class ScheduledMessage(Base):
     first_due_at: Mapped[datetime | None] = mapped_column(default=None)
     late_after_s: Mapped[float | None] = mapped_column(default=None)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=Status.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -9,8 +9,7 @@ from sqlalchemy import delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.plan import KEY_PREFIX, REMINDER_KEY_PREFIX, Plan, day_key
-from bot.storage.models import Conversation, PracticePlan, ScheduledMessage, SessionRound, utcnow
-from bot.storage.repositories import CANCELLED, CLAIMED, PENDING, SENT
+from bot.storage.models import Conversation, PracticePlan, ScheduledMessage, SessionRound, Status, utcnow
 
 
 def _plan(row: PracticePlan) -> Plan:
@@ -91,7 +90,7 @@ class Plans:
                 ScheduledMessage.id != besides,
                 ScheduledMessage.key.startswith(REMINDER_KEY_PREFIX, autoescape=True),
                 ScheduledMessage.key.endswith(f":{day_key(day)}", autoescape=True),
-                ScheduledMessage.status == SENT,
+                ScheduledMessage.status == Status.SENT,
             )
         )
         return bool((await self.session.execute(query)).scalar())
@@ -110,9 +109,9 @@ class Plans:
             update(ScheduledMessage)
             .where(
                 ScheduledMessage.person_id.in_(ids),
-                ScheduledMessage.status.in_([PENDING, CLAIMED]),
+                ScheduledMessage.status.in_([Status.PENDING, Status.CLAIMED]),
                 ScheduledMessage.key.startswith(KEY_PREFIX, autoescape=True),
             )
-            .values(status=CANCELLED)
+            .values(status=Status.CANCELLED)
         )
         return ids

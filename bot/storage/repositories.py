@@ -25,19 +25,12 @@ from bot.storage.models import (
     ProcessedUpdate,
     ScheduledMessage,
     SessionRound,
+    Status,
 )
 
 # last_error of a row moved only because its chat's pacing would have made it wait (the dispatcher
 # sends other chats' rows meanwhile): that wait does not make it late
 PACED = "behind its chat's pacing"
-PENDING, CLAIMED, SENT, CANCELLED, FAILED, DROPPED = (
-    "pending",
-    "claimed",
-    "sent",
-    "cancelled",
-    "failed",
-    "dropped",
-)
 
 
 def dialect_name(session: AsyncSession) -> str:
@@ -161,7 +154,7 @@ class Records:
                 ScheduledMessage.person_id == person_id,
                 ScheduledMessage.key == check.key,
                 # claimed: being sent, so possibly on screen already (the at-least-once window)
-                ScheduledMessage.status.in_([SENT, CLAIMED]),
+                ScheduledMessage.status.in_([Status.SENT, Status.CLAIMED]),
             )
         )
         return CheckStatus.OPEN if sent.first() is not None else None
@@ -211,7 +204,7 @@ class Schedule:
             "due_at": due_at,
             "payload": payload,
             "late_after_s": late_after_s,
-            "status": CLAIMED if claimed_until else PENDING,
+            "status": Status.CLAIMED if claimed_until else Status.PENDING,
             "lease_until": claimed_until,
             "attempts": 1 if claimed_until else 0,
         }
@@ -228,7 +221,7 @@ class Schedule:
             "kind": kind,
             "due_at": now,
             "payload": {},
-            "status": SENT,
+            "status": Status.SENT,
             "sent_at": now,
         }
         stmt = _insert_ignoring_conflicts(self.session, ScheduledMessage.__table__, [values])
@@ -240,7 +233,7 @@ class Schedule:
         query = select(func.count()).where(
             ScheduledMessage.person_id == person_id,
             ScheduledMessage.kind == kind,
-            ScheduledMessage.status == PENDING,
+            ScheduledMessage.status == Status.PENDING,
         )
         return int((await self.session.execute(query)).scalar_one())
 
@@ -249,25 +242,28 @@ class Schedule:
             update(ScheduledMessage)
             .where(
                 ScheduledMessage.person_id == person_id,
-                ScheduledMessage.status.in_([PENDING, CLAIMED]),
+                ScheduledMessage.status.in_([Status.PENDING, Status.CLAIMED]),
                 ScheduledMessage.key.startswith(prefix, autoescape=True),
             )
-            .values(status=CANCELLED)
+            .values(status=Status.CANCELLED)
         )
         return int(getattr(result, "rowcount", 0))
 
     async def cancel_all(self, person_id: int) -> None:
         await self.session.execute(
             update(ScheduledMessage)
-            .where(ScheduledMessage.person_id == person_id, ScheduledMessage.status.in_([PENDING, CLAIMED]))
-            .values(status=CANCELLED)
+            .where(
+                ScheduledMessage.person_id == person_id,
+                ScheduledMessage.status.in_([Status.PENDING, Status.CLAIMED]),
+            )
+            .values(status=Status.CANCELLED)
         )
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[ScheduledMessage]:
         """Claim up to ``limit`` due rows (pending, or claimed with an expired lease)."""
         due = or_(
-            and_(ScheduledMessage.status == PENDING, ScheduledMessage.due_at <= now),
-            and_(ScheduledMessage.status == CLAIMED, ScheduledMessage.lease_until < now),
+            and_(ScheduledMessage.status == Status.PENDING, ScheduledMessage.due_at <= now),
+            and_(ScheduledMessage.status == Status.CLAIMED, ScheduledMessage.lease_until < now),
         )
         ids_query = (
             select(ScheduledMessage.id)
@@ -282,12 +278,12 @@ class Schedule:
         await self.session.execute(
             update(ScheduledMessage)
             .where(ScheduledMessage.id.in_(ids), due)
-            .values(status=CLAIMED, lease_until=now + lease, attempts=ScheduledMessage.attempts + 1)
+            .values(status=Status.CLAIMED, lease_until=now + lease, attempts=ScheduledMessage.attempts + 1)
         )
         rows = (
             await self.session.execute(
                 select(ScheduledMessage)
-                .where(ScheduledMessage.id.in_(ids), ScheduledMessage.status == CLAIMED)
+                .where(ScheduledMessage.id.in_(ids), ScheduledMessage.status == Status.CLAIMED)
                 # in the order they were meant to go out: a retried message before later ones
                 .order_by(
                     func.coalesce(ScheduledMessage.first_due_at, ScheduledMessage.due_at),
@@ -302,14 +298,20 @@ class Schedule:
     @staticmethod
     def _owned(row_id: int, attempt: int | None) -> Any:
         """The row is still claimed, and (if ``attempt`` is given) by the claim that sent it."""
-        clause = and_(ScheduledMessage.id == row_id, ScheduledMessage.status == CLAIMED)
+        clause = and_(ScheduledMessage.id == row_id, ScheduledMessage.status == Status.CLAIMED)
         return clause if attempt is None else and_(clause, ScheduledMessage.attempts == attempt)
 
     async def settle(
-        self, row_id: int, status: str, now: datetime, error: str | None = None, *, attempt: int | None = None
+        self,
+        row_id: int,
+        status: Status,
+        now: datetime,
+        error: str | None = None,
+        *,
+        attempt: int | None = None,
     ) -> None:
         values: dict[str, Any] = {"status": status, "lease_until": None, "last_error": error}
-        if status == SENT:
+        if status == Status.SENT:
             values["sent_at"] = now
         await self.session.execute(
             update(ScheduledMessage).where(self._owned(row_id, attempt)).values(**values)
@@ -319,7 +321,7 @@ class Schedule:
         """Every claim's lease ends now (the process that held them is gone): claimable at once."""
         result = await self.session.execute(
             update(ScheduledMessage)
-            .where(ScheduledMessage.status == CLAIMED, ScheduledMessage.lease_until >= now)
+            .where(ScheduledMessage.status == Status.CLAIMED, ScheduledMessage.lease_until >= now)
             .values(lease_until=now - timedelta(microseconds=1))
         )
         return int(getattr(result, "rowcount", 0))
@@ -345,7 +347,7 @@ class Schedule:
         remember when the message was first due; otherwise (a move out of quiet hours) it is a new
         plan, and the row no longer counts as one being retried."""
         values: dict[str, Any] = {
-            "status": PENDING,
+            "status": Status.PENDING,
             "due_at": due_at,
             "lease_until": None,
             "last_error": error,
@@ -374,7 +376,7 @@ class Schedule:
             )
             .where(
                 ScheduledMessage.person_id.in_(person_ids),
-                ScheduledMessage.status == PENDING,
+                ScheduledMessage.status == Status.PENDING,
                 ScheduledMessage.first_due_at.is_not(None),
             )
             .order_by(ScheduledMessage.first_due_at, ScheduledMessage.id)
@@ -402,7 +404,7 @@ class Schedule:
             select(ScheduledMessage.person_id, first, ScheduledMessage.id, ScheduledMessage.lease_until)
             .where(
                 ScheduledMessage.person_id.in_(person_ids),
-                ScheduledMessage.status == CLAIMED,
+                ScheduledMessage.status == Status.CLAIMED,
                 ScheduledMessage.lease_until >= now,
                 ScheduledMessage.id.not_in(mine),
             )
@@ -420,7 +422,7 @@ class Schedule:
         or claimed and about to go), or None: a new reply goes after it."""
         query = select(func.max(ScheduledMessage.due_at)).where(
             ScheduledMessage.person_id == person_id,
-            ScheduledMessage.status.in_([PENDING, CLAIMED]),
+            ScheduledMessage.status.in_([Status.PENDING, Status.CLAIMED]),
             ScheduledMessage.last_error == PACED,
         )
         return (await self.session.execute(query)).scalar_one_or_none()
@@ -431,7 +433,7 @@ class Schedule:
             select(ScheduledMessage)
             .where(
                 ScheduledMessage.person_id == person_id,
-                ScheduledMessage.status == PENDING,
+                ScheduledMessage.status == Status.PENDING,
                 ScheduledMessage.key.startswith(prefix, autoescape=True),
             )
             .order_by(ScheduledMessage.due_at, ScheduledMessage.id)
@@ -443,13 +445,17 @@ class Schedule:
         """New wording for a row not sent yet (a late or moved follow-up)."""
         await self.session.execute(
             update(ScheduledMessage)
-            .where(ScheduledMessage.id == row_id, ScheduledMessage.status.in_([PENDING, CLAIMED]))
+            .where(
+                ScheduledMessage.id == row_id, ScheduledMessage.status.in_([Status.PENDING, Status.CLAIMED])
+            )
             .values(payload=payload)
         )
 
     async def next_due(self) -> datetime | None:
-        pending = select(func.min(ScheduledMessage.due_at)).where(ScheduledMessage.status == PENDING)
-        leased = select(func.min(ScheduledMessage.lease_until)).where(ScheduledMessage.status == CLAIMED)
+        pending = select(func.min(ScheduledMessage.due_at)).where(ScheduledMessage.status == Status.PENDING)
+        leased = select(func.min(ScheduledMessage.lease_until)).where(
+            ScheduledMessage.status == Status.CLAIMED
+        )
         first = (await self.session.execute(pending)).scalar_one_or_none()
         lease = (await self.session.execute(leased)).scalar_one_or_none()
         times = [t for t in (first, lease) if t is not None]
