@@ -467,6 +467,7 @@ DEVELOPMENT = [
     "dev5_en.yaml",
     "dev6_en.yaml",
     "dev7_en.yaml",
+    "dev8_en.yaml",
 ]
 
 
@@ -499,8 +500,9 @@ def test_the_frozen_held_out_set(matcher: Matcher, content: Content) -> None:
 
 def test_the_second_frozen_held_out_set(matcher: Matcher, content: Content) -> None:
     """heldout2_en.yaml (written independently, frozen before the mechanisms it measures were
-    tuned): the targets hold for stops, questions and areas; warning signs caught is 79/81 (the
-    target is all of them; docs/matching.md), so that figure is a floor against regression."""
+    tuned): the targets hold for stops, questions and areas. Warning signs caught was 79/81 before
+    dev8_en.yaml and is 81/81 after it, but its two misses had been read (docs/matching.md), so
+    the floor stays at the clean figure."""
     f = scored(matcher, content, ["heldout2_en.yaml"], least=(80, 120, 15))
     assert f["wrong_stops"] <= 0.01
     assert f["extra_questions"] <= 0.10
@@ -509,7 +511,7 @@ def test_the_second_frozen_held_out_set(matcher: Matcher, content: Content) -> N
 
 
 def test_the_development_sets(matcher: Matcher, content: Content) -> None:
-    """The sets the content was tuned against (2,406 rows): the same targets, caught >= 99 %."""
+    """The sets the content was tuned against (2,721 rows): the same targets, caught >= 99 %."""
     f = scored(matcher, content, DEVELOPMENT)
     assert f["wrong_stops"] <= 0.01
     assert f["extra_questions"] <= 0.10
