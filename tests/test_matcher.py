@@ -510,6 +510,17 @@ def test_the_second_frozen_held_out_set(matcher: Matcher, content: Content) -> N
     assert f["warnings_caught"] >= 0.97
 
 
+def test_the_third_frozen_held_out_set(matcher: Matcher, content: Content) -> None:
+    """heldout3_en.yaml: written after all tuning, never read row by row (its confusion list has not
+    been printed). Today's figures are floors against regression: caught 97 %, wrong stops 1.2 %
+    (the targets are 100 % and <= 1 %: docs/matching.md), questions and areas meet the targets."""
+    f = scored(matcher, content, ["heldout3_en.yaml"], least=(100, 140, 20))
+    assert f["wrong_stops"] <= 0.0125
+    assert f["extra_questions"] <= 0.10
+    assert f["area_top1"] >= 0.95
+    assert f["warnings_caught"] >= 0.97
+
+
 def test_the_development_sets(matcher: Matcher, content: Content) -> None:
     """The sets the content was tuned against (2,721 rows): the same targets, caught >= 99 %."""
     f = scored(matcher, content, DEVELOPMENT)
