@@ -468,6 +468,7 @@ DEVELOPMENT = [
     "dev6_en.yaml",
     "dev7_en.yaml",
     "dev8_en.yaml",
+    "dev9_en.yaml",
 ]
 
 
@@ -522,7 +523,7 @@ def test_the_third_frozen_held_out_set(matcher: Matcher, content: Content) -> No
 
 
 def test_the_development_sets(matcher: Matcher, content: Content) -> None:
-    """The sets the content was tuned against (2,721 rows): the same targets, caught >= 99 %."""
+    """The sets the content was tuned against (2,945 rows): the same targets, caught >= 99 %."""
     f = scored(matcher, content, DEVELOPMENT)
     assert f["wrong_stops"] <= 0.01
     assert f["extra_questions"] <= 0.10
