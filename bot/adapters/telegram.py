@@ -445,12 +445,8 @@ async def set_menu(bot: Bot, menu: list[BotCommand], attempts: int = MENU_ATTEMP
         except BadRequest as exc:
             log.error("setMyCommands rejected the menu (%s); it is left as it was", type(exc).__name__)
             return False
-        except RetryAfter as exc:
-            wait, reason = max(retry_after_seconds(exc), startup_wait(attempt)), "429 Too Many Requests"
-        except NetworkError as exc:  # unreachable, timed out, 5xx
-            wait, reason = startup_wait(attempt), f"{type(exc).__name__}: {redact(exc.message)[:200]}"
-        except TelegramError as exc:  # a 404 from a proxy (InvalidToken: its message quotes the token)
-            wait, reason = startup_wait(attempt), type(exc).__name__
+        except TelegramError as exc:  # also a 404 from a proxy (InvalidToken)
+            wait, reason = retry_wait(exc, attempt)
         else:
             return True
         if attempt < attempts:
@@ -480,6 +476,17 @@ def startup_wait(attempt: int) -> float:
     return float(min(STARTUP_MAX_WAIT, STARTUP_FIRST_WAIT * 2 ** max(0, attempt - 1)))
 
 
+def retry_wait(exc: TelegramError, attempt: int) -> tuple[float, str]:
+    """How long to wait after a failed start-up call, and why, in one line: at least what a 429
+    asks; a network error or 5xx with its redacted words; anything else by its type alone (the
+    words of ``InvalidToken`` quote the token)."""
+    if isinstance(exc, RetryAfter):
+        return max(retry_after_seconds(exc), startup_wait(attempt)), "429 Too Many Requests"
+    if isinstance(exc, NetworkError):
+        return startup_wait(attempt), f"{type(exc).__name__}: {redact(exc.message)[:200]}"
+    return startup_wait(attempt), type(exc).__name__
+
+
 async def retry_startup(what: str, call: Callable[[], Awaitable[_T]]) -> _T:
     """Run a start-up call until Telegram answers it.
 
@@ -500,12 +507,8 @@ async def retry_startup(what: str, call: Callable[[], Awaitable[_T]]) -> _T:
             ) from exc
         except BadRequest:  # a NetworkError in PTB, but not one that waiting fixes
             raise
-        except RetryAfter as exc:
-            wait = max(retry_after_seconds(exc), startup_wait(attempt))
-            reason = "429 Too Many Requests"
-        except NetworkError as exc:  # connection refused or reset, TimedOut, 5xx
-            wait = startup_wait(attempt)
-            reason = f"{type(exc).__name__}: {redact(exc.message)[:200]}"
+        except (RetryAfter, NetworkError) as exc:  # 429; refused or reset, TimedOut, 5xx
+            wait, reason = retry_wait(exc, attempt)
         log.warning(
             "Telegram not reachable at start-up: %s failed (%s), attempt %d; trying again in %.0f s",
             what,

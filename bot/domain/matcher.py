@@ -324,25 +324,29 @@ def comparatives(base: str) -> tuple[str, ...]:
     return (stem + "er", stem + "est")
 
 
-def _same(word: str, term_word: str, prefix: bool) -> bool:
-    return word == term_word or (prefix and word.startswith(term_word))
+def _words_at(words: list[str], at: int, expected: tuple[str, ...], prefix_last: bool) -> bool:
+    """Do ``words`` from ``at`` on read ``expected``, in order (its last word may be a prefix when
+    ``prefix_last``: "numb*")?"""
+    if at + len(expected) > len(words):
+        return False
+    last = len(expected) - 1
+    return all(
+        words[at + k] == w or (prefix_last and k == last and words[at + k].startswith(w))
+        for k, w in enumerate(expected)
+    )
 
 
 def _gapped_end(words: list[str], start: int, term: _Term) -> int:
     """Where a "x ... y" term that starts at ``start`` ends, or 0: the words before the gap in
     order, then (up to ``GAP_WORDS`` words later, in the same clause) the words after it."""
     head, tail = term.words[: term.gap_at], term.words[term.gap_at :]
-    n = len(words)
-    if tuple(words[start : start + len(head)]) != head:
+    if not _words_at(words, start, head, False):
         return 0
     first = start + len(head)
-    for at in range(first, min(n, first + GAP_WORDS + 1)):
+    for at in range(first, min(len(words), first + GAP_WORDS + 1)):
         if at > first and words[at - 1] in BOUNDARIES:
             return 0
-        if at + len(tail) > n:
-            return 0
-        last = len(tail) - 1
-        if all(_same(words[at + k], tail[k], term.prefix_last and k == last) for k in range(len(tail))):
+        if _words_at(words, at, tail, term.prefix_last):
             return at + len(tail)
     return 0
 
@@ -526,7 +530,6 @@ class Matcher:
     def _occurrences(self, words: list[str]) -> list[tuple[int, int, tuple[tuple[int, int], ...]]]:
         """Every warning term in ``words``: (start, end, the (pattern, group) places of the term)."""
         found: list[tuple[int, int, tuple[tuple[int, int], ...]]] = []
-        n = len(words)
         for i, word in enumerate(words):
             for term, places in self._terms_starting(word):
                 tw = term.words
@@ -535,18 +538,9 @@ class Matcher:
                     if end:
                         found.append((i, end, places))
                     continue
-                if len(tw) > 1:
-                    if i + len(tw) > n:
-                        continue
-                    last = len(tw) - 1
-                    ok = True
-                    for k in range(1, len(tw)):
-                        w = words[i + k]
-                        if not (w == tw[k] or (k == last and term.prefix_last and w.startswith(tw[k]))):
-                            ok = False
-                            break
-                    if not ok:
-                        continue
+                # the first word matched already (exactly, as a prefix, a plural or a comparative)
+                if len(tw) > 1 and not _words_at(words, i + 1, tw[1:], term.prefix_last):
+                    continue
                 found.append((i, i + len(tw), places))
         return found
 
@@ -753,7 +747,6 @@ class Matcher:
 
     def _idioms(self, words: list[str]) -> list[str]:
         """Idioms that only look like a warning sign become plain words ("fell asleep" -> "slept")."""
-        words = self._durations(words)
         if self._idiom_firsts.isdisjoint(words):
             return words
         out: list[str] = []
@@ -770,7 +763,7 @@ class Matcher:
         return out
 
     def _match(self, text: str) -> MatchResult:
-        corrected = [self._correct(w) for w in self._idioms(tokens(text))]
+        corrected = [self._correct(w) for w in self._idioms(self._durations(tokens(text)))]
         kept = [(w, sc) for w, sc in corrected if w not in LIGHT_FILLER]
         words = self._scope.split_clauses([w for w, _ in kept])
         kept = [(w, sc) for w, (_, sc) in zip(words, kept, strict=True)]

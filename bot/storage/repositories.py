@@ -208,9 +208,7 @@ class Schedule:
             "lease_until": claimed_until,
             "attempts": 1 if claimed_until else 0,
         }
-        stmt = _insert_ignoring_conflicts(self.session, ScheduledMessage.__table__, [values])
-        result = await self.session.execute(stmt.returning(ScheduledMessage.id))
-        return result.scalar_one_or_none()
+        return await self._insert(values)
 
     async def mark_once(self, person_id: int, key: str, kind: str, now: datetime) -> bool:
         """Record that a message with ``key`` was sent directly (no row of its own was due); False
@@ -224,9 +222,13 @@ class Schedule:
             "status": Status.SENT,
             "sent_at": now,
         }
+        return await self._insert(values) is not None
+
+    async def _insert(self, values: dict[str, Any]) -> int | None:
+        """Insert one row unless the person already has one with its key: its id, or None."""
         stmt = _insert_ignoring_conflicts(self.session, ScheduledMessage.__table__, [values])
         result = await self.session.execute(stmt.returning(ScheduledMessage.id))
-        return result.scalar_one_or_none() is not None
+        return result.scalar_one_or_none()
 
     async def pending_count(self, person_id: int, kind: str) -> int:
         """How many rows of ``kind`` are planned for the person (pending)."""
