@@ -1,6 +1,16 @@
 """Shared pytest fixtures."""
 
+import pytest as _pytest
+
 pytest_plugins = ["tests.runtime_fixtures"]
+
+
+def pytest_collection_modifyitems(items: list[_pytest.Item]) -> None:
+    """Tests marked ``slow`` (minutes each) run first: the parallel workers (``-n 4`` in
+    pyproject.toml) then share out the short ones and finish together. A stable sort, so
+    every worker collects the same order."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
 
 # --- a stuck test run: ``kill -USR1 <pytest pid>`` prints every asyncio task's stack to stderr ---
 

@@ -12,6 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, insert, select
 
 from bot.adapters.telegram import build_application
@@ -55,6 +56,7 @@ async def seed(db: Database, rows: int) -> None:
         )
 
 
+@pytest.mark.slow
 async def test_ten_thousand_due_rows_drain_without_a_single_429(tmp_path: Path) -> None:
     async with FakeBotAPI() as api:
         api.enforce_rate_limit(per_second=30)

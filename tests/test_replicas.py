@@ -283,6 +283,7 @@ async def _reference(api: FakeBotAPI) -> list[str]:
     return list(solo.texts)
 
 
+@pytest.mark.slow
 async def test_two_replicas_serve_200_people_in_order_none_lost_none_twice(
     pg_url: str, tmp_path: Path
 ) -> None:
@@ -327,6 +328,7 @@ async def test_two_replicas_serve_200_people_in_order_none_lost_none_twice(
     )
 
 
+@pytest.mark.slow
 async def test_killing_a_replica_mid_run_loses_nothing_and_the_dispatcher_moves(
     pg_url: str, tmp_path: Path
 ) -> None:
