@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         help="score labelled sets (rows of text/sign/area/denied) instead: per class, with the misses",
     )
+    match.add_argument(
+        "--classes-only",
+        action="store_true",
+        help="with --eval: the figures only, no rows (a held-out set that must stay unread)",
+    )
     return parser
 
 
@@ -96,7 +101,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.eval_files:
             from bot.match_cli import run_eval
 
-            return run_eval(args.eval_files, sys.stdout, sys.stderr, content)
+            return run_eval(args.eval_files, sys.stdout, sys.stderr, content, not args.classes_only)
         code: int = run_match(list(args.texts), sys.stdin, sys.stdout, content)
         return code
     if command == "chat" or (command == "run" and settings.telegram_bot_token is None):

@@ -4,7 +4,8 @@ With texts on the command line each one is matched; with none, one utterance is 
 per line from standard input (an empty line still gives a result). Output is in input
 order: ``{"text", "area", "red_flag", "ask", "denied", "score", "candidates": [{"area",
 "score"}]}`` — a contract that docs/matching.md describes. ``--eval FILE ...`` scores
-labelled sets instead (:mod:`bot.match_eval`). Content authors use it to check their
+labelled sets instead (:mod:`bot.match_eval`); add ``--classes-only`` for a held-out set that
+must stay unread (figures only, no rows). Content authors use it to check their
 aliases and warning phrases.
 """
 
@@ -36,8 +37,9 @@ def run(argv_texts: list[str], stdin: TextIO, stdout: TextIO, content: Content) 
     return 0
 
 
-def run_eval(paths: list[Path], stdout: TextIO, stderr: TextIO, content: Content) -> int:
-    """Score each labelled set and print its report; 1 with one line when a file is unreadable."""
+def run_eval(paths: list[Path], stdout: TextIO, stderr: TextIO, content: Content, rows: bool = True) -> int:
+    """Score each labelled set and print its report (without its confusion list when ``rows`` is
+    false); 1 with one line when a file is unreadable."""
     matcher = Matcher(content)
     signs = {f.id for f in content.red_flags}
     areas = {a.id for a in content.areas}
@@ -47,5 +49,5 @@ def run_eval(paths: list[Path], stdout: TextIO, stderr: TextIO, content: Content
         except (OSError, LabelError) as exc:
             stderr.write(f"knotbot: {exc}\n")
             return 1
-        stdout.write(format_report(report) + "\n")
+        stdout.write(format_report(report, rows) + "\n")
     return 0

@@ -163,8 +163,9 @@ def evaluate(matcher: Matcher, rows: list[Row], name: str, signs: set[str], area
     return report
 
 
-def format_report(report: Report) -> str:
-    """A plain-text report: the four target figures, per class, then the confusion list."""
+def format_report(report: Report, rows: bool = True) -> str:
+    """A plain-text report: the four target figures, per class, then the confusion list (unless
+    ``rows`` is false: a held-out set that stays unread is scored by class only)."""
     f = report.figures()
     lines = [
         f"{report.name}: {report.warnings + report.plain} rows",
@@ -188,6 +189,9 @@ def format_report(report: Report) -> str:
     lines += [
         f"    {a:<16} {report.per_area_points.get(a, 0.0):g}/{n}" for a, n in sorted(report.per_area.items())
     ]
+    if not rows:
+        lines.append(f"  confusion list: {len(report.misses)} rows, not shown (--classes-only)")
+        return "\n".join(lines)
     lines.append(f"  confusion list ({len(report.misses)}):")
     lines += [f"    {m}" for m in report.misses]
     return "\n".join(lines)

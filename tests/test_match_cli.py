@@ -126,6 +126,11 @@ def test_eval_scores_a_labelled_set(content: Content, tmp_path: Path) -> None:
     assert "area top-1 (a close call with the right first candidate = 1/2): 1/2 = 50.0%" in report
     assert "denials read (every denied sign reported): 1/1 = 100.0%" in report
     assert "area calves (0): 'tight hammies' -> area hamstrings" in report
+    quiet = io.StringIO()
+    assert run_eval([labelled], quiet, err, content, rows=False) == 0
+    assert "wrong stops on text with no warning sign: 0/3 = 0.0%" in quiet.getvalue()
+    assert "tight hammies" not in quiet.getvalue()
+    assert "confusion list: 1 rows, not shown (--classes-only)" in quiet.getvalue()
 
 
 def test_eval_names_a_bad_row(content: Content, tmp_path: Path) -> None:

@@ -473,12 +473,18 @@ DEVELOPMENT = [
 
 
 def scored(
-    matcher: Matcher, content: Content, names: list[str], *, least: tuple[int, int, int] = (150, 140, 20)
+    matcher: Matcher,
+    content: Content,
+    names: list[str],
+    *,
+    least: tuple[int, int, int] = (150, 140, 20),
+    unread: bool = False,
 ) -> dict[str, float]:
-    """The figures of labelled sets with at least ``least`` (warning, area, out-of-scope) rows."""
+    """The figures of labelled sets with at least ``least`` (warning, area, out-of-scope) rows;
+    an ``unread`` held-out set's rows are never printed (a failing test shows its figures only)."""
     rows = [row for name in names for row in load_rows(SETS / name)]
     report = evaluate(matcher, rows, "+".join(names), {f.id for f in content.red_flags}, AREA_IDS_SET)
-    print("\n" + format_report(report))
+    print("\n" + format_report(report, rows=not unread))
     warnings, areas, out_of_scope = least
     assert report.warnings >= warnings and report.areas >= areas and report.out_of_scope >= out_of_scope
     assert set(report.per_area) == set(AREA_IDS)
@@ -515,7 +521,7 @@ def test_the_third_frozen_held_out_set(matcher: Matcher, content: Content) -> No
     """heldout3_en.yaml: written after all tuning, never read row by row (its confusion list has not
     been printed). Today's figures are floors against regression: caught 97 %, wrong stops 1.2 %
     (the targets are 100 % and <= 1 %: docs/matching.md), questions and areas meet the targets."""
-    f = scored(matcher, content, ["heldout3_en.yaml"], least=(100, 140, 20))
+    f = scored(matcher, content, ["heldout3_en.yaml"], least=(100, 140, 20), unread=True)
     assert f["wrong_stops"] <= 0.0125
     assert f["extra_questions"] <= 0.10
     assert f["area_top1"] >= 0.95

@@ -201,6 +201,10 @@ class NegationCues(Cues):
         default_factory=list, description='"not able to", "haven\'t been able to": read as "cant"'
     )
     cancelled: CancelledCues = Field(default_factory=CancelledCues)
+    after_all: list[str] = Field(
+        default_factory=list,
+        description='"none of those", "nope to all": deny the whole list or sentence before them',
+    )
 
 
 class Durations(Strict):
@@ -219,7 +223,14 @@ class Understanding(Strict):
     hedges: Cues
     terminators: list[str] = Field(min_length=1)
     others: list[str] = Field(default_factory=list, description="someone else: their condition")
+    described_nouns: list[str] = Field(
+        default_factory=list,
+        description='a warning word right before one of these describes it: "hot bath", "cancer research"',
+    )
     reporting: list[str] = Field(default_factory=list, description="someone else reports the person's")
+    acted_on: list[str] = Field(
+        default_factory=list, description='the person, acted on by someone else: "headbutted me"'
+    )
     cue_tails: list[str] = Field(default_factory=list, description="may follow an after-cue that ends")
     resuming: list[str] = Field(default_factory=list, description="may stand before an after-cue")
     past: list[str] = Field(default_factory=list, description="someone else's condition was in the past")

@@ -121,6 +121,9 @@ LIGHT_FILLER: frozenset[str] = _words("a an the my your his her their our any")
 _MIN_FUZZY_LEN = 3
 
 
+YEAR = re.compile(r"(?:19|20)\d\d")
+
+
 def _cutoff(length: int) -> float:
     """Minimum similarity (0-1, optimal string alignment) to correct a word of ``length`` letters.
 
@@ -324,6 +327,19 @@ def comparatives(base: str) -> tuple[str, ...]:
     return (stem + "er", stem + "est")
 
 
+def _years_ago(words: list[str]) -> list[str]:
+    """ "in 2005", "back in 1999" -> "long ago": a year is when, not how long (not "since 2005")."""
+    out: list[str] = []
+    for k, w in enumerate(words):
+        if w == "in" and k + 1 < len(words) and YEAR.fullmatch(words[k + 1]):
+            if out and out[-1] == "back":
+                out.pop()
+            out.extend(("long", "ago"))
+        elif not (k > 0 and words[k - 1] == "in" and YEAR.fullmatch(w)):
+            out.append(w)
+    return out
+
+
 def _words_at(words: list[str], at: int, expected: tuple[str, ...], prefix_last: bool) -> bool:
     """Do ``words`` from ``at`` on read ``expected``, in order (its last word may be a prefix when
     ``prefix_last``: "numb*")?"""
@@ -461,6 +477,7 @@ class Matcher:
         self._units = frozenset(w for raw in rules.durations.units for w in normalise(raw))
         vocab.update(w for entries in self._idiom_table.values() for p, r in entries for w in (*p, *r))
         self._muscle_nouns = frozenset(w for raw in rules.muscle_words for w in _cue_words(raw)[:1])
+        self._described = frozenset(w for raw in rules.described_nouns for w in _cue_words(raw)[:1])
         self._directions = frozenset(w for raw in rules.directions for w in _cue_words(raw))
         self._locators = frozenset(ws[-1] for ws in (_cue_words(m) for m in rules.locators) if ws)
         vocab.update(self._scope.vocabulary, self._muscle_words, self._locators, self._scope.clause_starts)
@@ -555,7 +572,13 @@ class Matcher:
 
     def _signs(self, words: list[str]) -> tuple[dict[str, Polarity], list[Polarity]]:
         """Each warning sign the text mentions, with how it is meant; and each word's polarity."""
+        n = len(words)
         occurrences = self._occurrences(words)
+        # a warning word that describes the next noun is about that noun: "a hot bath", "cancer
+        # research", and so are the shorter terms inside it ("pins" in "the pins and needles club")
+        described = [(s, e) for s, e, _ in occurrences if e < n and words[e] in self._described]
+        if described:
+            occurrences = [o for o in occurrences if not any(s <= o[0] and o[1] <= e for s, e in described)]
         masked = [False] * len(words)
         for start, end, _ in occurrences:
             if end - start > 1:  # "cant feel", "no feeling", "didnt help": symptoms, not denials
@@ -735,7 +758,10 @@ class Matcher:
 
     def _durations(self, words: list[str]) -> list[str]:
         """A count before a time unit goes: "for 6 weeks" is "for weeks", "two months now"
-        is "months now" (how long, not how many)."""
+        is "months now" (how long, not how many); a year is a time point: "surgery in 2005"
+        is "surgery long ago"."""
+        if "in" in words:
+            words = _years_ago(words)
         if self._units.isdisjoint(words):
             return words
         n = len(words)
@@ -828,21 +854,21 @@ PROTECTED: frozenset[str] = _words(
     bottoms bout bouts bow bowed bowl bowling bowls bows boxes boy boys braid brainy braise braised
     braises braising brake braking bran brand brat brawn breach breached breaches breaching bread
     breading breadth breadths breaks breathed breather breathers breathes breaths bred breed
-    breeding breeds bring brink brinks brisk bristle brittler broil broiling broker brood broth brow
-    brunt buck bucks budded budget buds bug bugged bugger bugs bulb bulk bull bully bummed bumper
-    bumps bums bun bunch bunching bung bunk buns buoy buried burner burp burped burping burps burr
-    burred burring burrs burst bury burying bush bust busting busy buts butte butter butts buys cabs
-    caches caching cage cagey cagy cake calfs calk call calm cam camel cameo camp camped camping
-    camps cancel cancers cane canker cans canter cape caps card care carp cars cart carts carves
-    case cash cashed cask cast caste cat catchy cats cause cave caves caws cease cent chain champ
-    champed champing champs chance chanced changes chant chanted chants char charge charged charms
-    chars chase chat chats cheat check checks cheep cheeping cheer cheers chess chests chi chic
-    chick chid chile chiles chili chilis chilli chilly china chink chip chirp chose circled clacked
-    clam clamp clamped clamping clamps clams clang clanged clap clash clashed clasp clean cleaned
-    clearer cleat cleaved click clinch clinching clink clod clods clog clogs clone closet cloth
-    clothed cloths clout clouts clove clover cluing clump clung coast coat coats coax cod code codes
-    coding coil coin coke cokes coking col cold collarbones collars collisions collusion colored
-    colt colts coma comas comb combing combs comet comets comings commuter compares complete
+    breeding breeds brew bring brink brinks brisk bristle brittler broil broiling broker brood broth
+    brow brunt buck bucks budded budget buds bug bugged bugger bugs bulb bulk bull bully bummed
+    bumper bumps bums bun bunch bunching bung bunk buns buoy buried burner burp burped burping burps
+    burr burred burring burrs burst bury burying bush bust busting busy buts butte butter butts buys
+    cabs caches caching cage cagey cagy cake calfs calk call calm cam camel cameo camp camped
+    camping camps cancel cancers cane canker cans canter cape caps card care carp cars cart carts
+    carves case cash cashed cask cast caste cat catchy cats cause cave caves caws cease cent chain
+    champ champed champing champs chance chanced changes chant chanted chants char charge charged
+    charms chars chase chat chats cheat check checks cheep cheeping cheer cheers chess chests chi
+    chic chick chid chile chiles chili chilis chilli chilly china chink chip chirp chose circled
+    clacked clam clamp clamped clamping clamps clams clang clanged clap clash clashed clasp clean
+    cleaned clearer cleat cleaved click clinch clinching clink clod clods clog clogs clone closet
+    cloth clothed cloths clout clouts clove clover cluing clump clung coast coat coats coax cod code
+    codes coding coil coin coke cokes coking col cold collarbones collars collisions collusion
+    colored colt colts coma comas comb combing combs comet comets comings commuter compares complete
     completed completer completes completest compute computed computes concerted concession
     concessions conclusion concussions cone cones confession constancy constants constraint
     constricts construct constructs consultant contestant controls convulsion cooing cook cooked
@@ -866,8 +892,8 @@ PROTECTED: frozenset[str] = _words(
     fades fail failing fails fair fake faked falls falter fame famed farce fare fared faring farm
     farther faster fate fated fatten fattier faze fazed fear fearing feat feather feathery fee feed
     feeder feeding feeds feelings fees feint felling fells felts fend fended ferry fetter feverishly
-    fevers fewer fiend fight fights file fill filling fills filly filmy fined finer fingers fins
-    firearm firearms firm firs fist fitter five fiver fizz fizzling flake flaking flame flaming
+    fevers fewer fiend fight fights file fill filling fills filly filmy finance fined finer fingers
+    fins firearm firearms firm firs fist fitter five fiver fizz fizzling flake flaking flame flaming
     flatter flawing flea fled flee fleet flesh flew flex flighty fling flint flip flit flog flood
     flow flue flues flurry flux folly fond fonder font food fool fooling foots fore forge form fort
     forte fractures freer fret fried fright frights frizzy fro frog frond fronts frost frying fuel
@@ -886,123 +912,125 @@ PROTECTED: frozenset[str] = _words(
     heaved heavies heaving heed heeded heeled heeling held hell hello helm helms helper helpings
     hemp hems herb herd herded hero hers hes hide hides hiding highs hiker hikes hill hilt hind
     hinds hinging hint hinting hire hires hiring hiss hither hits hived hiving hoard hoarder hoarse
-    hoed holds hole holed holy hood hoods hoofs hooks hoot hooter hoots hops horde horrendously
-    horribly horses hose hospitable host house hove hows huger hull hums hunches hung hunt hunter
-    hunting hunts hurl hurling hurls hut huts iced ices icon ideal ikon impacts impart impinges
-    improves improvised improvising inane inaner incense inch infections infects infer infest
-    infested inflames inflammations inflated inflation inflection inflections info information
-    infraction inhales inject injected injection injections injunction ins insaner insect insider
-    inspection intenser intentional inter internationally intolerably intolerance ion irons irony
-    irritant jabs jams jars jays jell jells jest jigging join joins joints jolly jugging jumbo junk
-    jury jut jute juts keel keels keen keens kegs kelp keyholes kid kill killings kills kiln kilning
-    kilns kilt kilts kin kinda kinds king kink kinked kinking kinks kneed kneel kneels knew knit
-    knits knitted knob knobs knocker know known knows laborer labs lace lacerating lacerations lacy
-    lad ladders laded lads lady lager lags laid lain lake lamb lamp lanced lander lane laps lard
-    larded large larges lark lash lass last lasts late laterals lath lathe laud lauded lava laws
-    laying lays lazy lead leading leads leaf leafing leaks lean leaning leap leaping leases leasing
-    least leaved leaving leek lefts lend lens lent lept less lest let lets levee lever liberation
-    lice lick lieu life lifts lightening lighting lightninged lightnings liken liker lilt lilted
-    lilting limbs lime limp linen liner linger link lint lion lions list listed listing lit literal
-    littler live lived living loafs loan loans loaves lobe lobs lock lodger loft lofted lofting log
-    logger logo logs lone longed longs loom loon loons loop loosen looser loosing loot lope loped
-    loping lops lords lore lose loser loses lots louse love lover loving lowed lowers lowing lows
-    lucky lugs lumber lumps lung lurk lust mace maces macing made mads maid main majors maker makers
-    male males man mane manes mangy manly manor mans maps mar mare mares marking mars marsh mart
-    marts mash mask masking masks massacring massaged massages massed mast master masts match mate
-    mates mating mats matte matted mattes maxims maximum maximums may mayor maze mazes meats meddle
-    meddled medias mediation medicating meditation meditations medium mediums melts mend mends mere
-    mes meshed mess message messes metes mews mice middles mien mighty mike miked mikes miking mild
-    mile milk mill mime mimed mince mind mined miner mines minibus minimum minimums mink minors mint
-    minuet minuter mire mired misled miss missed misses mist misted misused mite mixer mixes moaning
-    moat mode modes moist mold mole moles molt mooing mooning moose moot mope mopes moping more morn
-    moss moth moths mourning mousse mousy mouths moved mover movers moves movie movies mowing muck
-    muddied muddle muddles mulch munch muscled muse mush muss mussed must mutter name nap naps nasal
-    naval nearby nears neat neatly necked needled needless needs needy negatively neighborly neon
-    nerved newer newt nice nick nickel nicks nigh nights nines nite node noisy none noose norm nose
-    notching note nothings noting noun novices numbs offs oily omen ones opens operates operational
-    operations otter ounce ours oust ouster outed outs outsider outsides ovens overs overt
-    overwhelmingly oxen pack packs pact pacts pads paid pail pails paint painted paints pair pairs
-    pal pale pall palled palls pals pan pane panes pang pangs pans pant pants panty par parch
-    parches pare parenthesis pares park parks pars parsed parsing partly party passer passes past
-    pasta pasted pasting pasts pasture pasty pat patched patchy path pats patting paused pausing
-    pawn pawns paws pays peaks pealing peas pease peat peek peeking peeks peel peep peeping peer
-    peering peeving pegs pelt pend pens pepped pepping perks persisted persistence persistently
-    persisting pert pest pets petting petty pews phoney phony physic pick picks picky piecing pies
-    pigs piles pilled pin pine pines pink pinks pint pints pis pitch pitched pitches pits pity
-    pitying place plain plains planar planet plank plans plant planter plants plate pleased pleases
-    pled plop plopped plopping pluck plug plugs plum plumb plump plums plush poet pointer poked
-    poking poled poling polled polls polo pomp ponds pool pooled pooling poops poor pop poppy pored
-    poring port ports pose posed posing posts posy pot pots potting pouncing pout pouted pressured
-    pressures preys prick pricks primate primates print printed prints privater privatest privatizes
-    probable problems processing professing prone prop propped propping prostrate prostrated
-    prostrates provably psalm pucks puff puffer puffs pulley pulls pulped pulsed punch punches punk
-    puns punt punts pupped pupping pups purpler purples push pushy puss puts putt putting qua quay
-    quays quiet quits quote racking radial radiant raging raided railed rain rained raises raking
-    rally rang rank rant raping rapped rapping raring rasher rashest rasp rating raving razing read
-    reader real realty ream reap reared rears recant reconstructing recoveries rectum recurrence
-    redden redo redress reds reed regent regions regularity released releases relent relied relies
-    removes rend render rent renting repaid repent replacements replaces resent reset resolver
-    resolves revolved rice ricing rider rids rife rights rigs rile riled rims rinds rinks ripe
-    rippled rippling rips rise rite roam roar robs rod rode role roof rook roomy root rope roped
-    ropes rosy rotund rubs rudder rude rued rues rugs ruin ruining ruins ruler rules rums run rune
-    runes rung rungs runt runts rush rushes rust rusting ruts sack sacks sacred sacs sad sadden
-    saddled saddles sades safe sage sags sail sailed sake sale sales sallow salt same sand sanding
-    sane sapped save saving sawn saying scabbing scale scaled scalloping scalp scaly scan scans
-    scant scanted scar scares scarfed scarred scars scold scoot scooting score scored scorer scorn
-    scout scouted scram scrapes scrapped scraps scratching screeching scum scurry seam seams seared
-    seat seating seats seeding seeds seek seeking seeks seeming seen seep seeping seeps seer sees
-    seize seizes sell selling sells sensational serenading setting settler settlers settles severed
-    severer severs sewing sexing shack shacks shading shaft shafted shafts shaking shall shallow
-    shame shaming shammed shaping share shared sharing shark sharps shaver sheep sheers shell
-    shelled shelling shells shes shied shies shifty shimmering shine shines shingled shinning shiny
-    ship shipped ships shirt shirted shirts shivers shod shoed shone shoo shooing shook shoon shoos
-    shoots shop shopped shops shore shores shorn shorted shorting shorts shot shots shouldered shout
-    shouting shove shoves shoving show shows shred shriveling shrugging shuck shucks shun shuns shut
-    sic sicking sics sided sides sidle sidles sift sifted sifting sifts sigh sighs signs silk sill
-    silt silting simile similes simmer sin sine sing singe singles singly sings sink sinning sins
-    sipped sire sires siring site sites siting sitter sixes size sizer sizes skein sketching ski
-    skid skill skilled skim skimmed skimming skinning skins skip skipped skis skit skulk skulls slab
-    slabbing slabs slag slaked slam slamming slapped slash slashed slat slated slaving slay slaying
-    slays sled sleek sleeking sleeps sleepy sleet sleeting sleets slick slicking slicks slid slide
-    slides slim slimmed slimmer slimming slip slipper slit slitting sliver slivering slop slope
-    slopped slot slots slug slugs slum slummed slummer slumming slums slurs slut sluts smalls smart
-    smashes smell smelled smelling smells smiled smiles smit smite smites smock smocks smoulder
-    smuggling snag snagging snaked snared sneak sneaking snide snider sniff snip snipped snitch
-    snitches snore snort snorts snot snots snout snuggling soak soaks soaped soared sober sock
-    socked socks sodden sofa soft sold soled soli solo solos solve solves somethings song soon soot
-    sop sopped sorer sores sorta sorts sour sourer sourest sours sown spa span spank spanning spans
-    spar spared sparing spas spat spats spawn spay spaying spays speaks spear spearing speck
-    specking sped spell spelled spelling spells spelt spice spiders spies spike spill spines spins
-    spiral spiralling spire spit spite spits spitting split spoiled spoilt spore spores sport sports
-    spout spouted spouts sprains sprang spreads spreed sprig springy sprint sprung spun spur spurred
-    spurring spurs spurt spurts spying squad squads stab stabling stabs stack stacking stacks staff
-    stag staid stain stained stains staked stall stands stank star stare stared stark stars stave
-    staving stay staying stays steak steal steamy steep steeping stem stems step stepped stew sticky
-    stiffed stiffen stiffs stilled stilling stills stink stinking stinks stirs stitched stock
-    stocking stocks stoke stokes stole stolid stomp stomped stone stoney stony stool stoop stooped
-    stopper store stout stoves stow straggle straggling straighten straighter strainer strains
-    strait strand stranding stranger strangle strangling straw stray streaming strengthen strengths
-    strike strikes string strip strode stroked strove stub stubbing stuck stuff subsides subsidized
-    suck sucks suction sue sued suit summed sunburns superb supers supper sure surer surest surf
-    surge surgeons swab swabbing swabs swam swan swapped swat swats sway sways swear swearing swears
-    sweaty sweep sweeping sweet sweets sweller swellings swept swift swifts swig swill swilled
-    swilling swills swine switch switches swivelling swore swum symptoms tables tack tacked tacking
-    tackles tacks taken taker takes taking talc tale tales talker talks tall tame tames taming tan
-    tank tanked tanking tanks tap tape taping tapped taps tar tars task tasked tasking tasks taxing
-    tea teach teak teaks team teaming teams teas tease teasing teat teats teem teen tees temperate
-    temperatures tempi tempo temporal tempt tend tended tenders tenor tens tensed tenser tenses
-    tensions tensors tent tenth terms terribly terse test texts than thank thanks thaw thaws thee
-    theirs theme themes then theses thick thicken thicket thinker thinking thinks thinned thins
-    thong thongs thorn thorough threads threat three threes throbs throw thump thus thy tick tickled
-    tide tided tides tie tied ties tightens tighter tights tile tiled tiles tiling till tilling
-    tills timed timer timers tin tinder ting tinge tings tinning tins tinting tints tip tipped
-    tipping tips tire tired tires titling tits toad toed toiled toilets token toll tolls tome tomes
-    ton tone tones tons tool toot torch torching tore toss tote totes tots touchy tough town tows
-    toying toys tracing track trail trailed trailing trainee trainer trait tramp tramped tramps
-    trapper trapping travels tray trays tread tree treed trees trick tricking tries triggers trim
-    trimesters trio trip tripled tripling trips troubled troubles trough truce trucking trued truing
-    trunk tsar tsars tuck tumbler tumors tuned turfed turn turner tusk tutor twigs twin twine twines
-    twinning twister twos tying tzar tzars udder ulcers unbearably unbeatable unbreakable undersides
+    hobby hoed holds hole holed holy hood hoods hoofs hooks hoot hooter hoots hops horde
+    horrendously horribly horses hose hospitable host house hove hows huger hull hums hunches hung
+    hunt hunter hunting hunts hurl hurling hurls hut huts iced ices icon ideal ikon impacts impart
+    impinges improves improvised improvising inane inaner incense inch infections infects infer
+    infest infested inflames inflammations inflated inflation inflection inflections info
+    information infraction inhales inject injected injection injections injunction ins insaner
+    insect insider inspection intenser intentional inter internationally intolerably intolerance ion
+    irons irony irritant jabs jams jars jays jell jells jest jigging join joins joints jolly jugging
+    jumbo junk jury jut jute juts keel keels keen keens kegs kelp keyholes kid kill killings kills
+    kiln kilning kilns kilt kilts kin kinda kinds king kink kinked kinking kinks kiss kits kneed
+    kneel kneels knew knit knits knitted knob knobs knocker know known knows laborer labs lace
+    lacerating lacerations lacy lad ladders lade laded lads lady lager lags laid lain lake lamb lamp
+    lanced lander lane laps lard larded large larges lark lash lass last lasts late laterals lath
+    lathe laud lauded lava laws laying lays lazy lead leading leads leaf leafing leaks lean leaning
+    leap leaping leases leasing least leaved leaving leek lefts lend lens lent lept less lest let
+    lets levee lever liberation lice lick lieu life lifts lightening lighting lightninged lightnings
+    liken liker lilt lilted lilting limbs lime limp linen liner linger link lint lion lions list
+    listed listing lit literal littler live lived living loafs loan loans loaves lobe lobs lock
+    lodger loft lofted lofting log logger logo logs lone longed longs loom loon loons loop loosen
+    looser loosing loot lope loped loping lops lords lore lose loser loses lots louse love lover
+    loving lowed lowers lowing lows lucky lugs lumber lumps lung lurk lust mace maces macing made
+    mads maid main majors maker makers male males man mane manes mangy manly manor mans maps mar
+    mare mares marking mars marsh mart marts mash mask masking masks massacring massaged massages
+    massed mast master masts match mate mates math mating mats matt matte matted mattes matts maxims
+    maximum maximums may mayor maze mazes meats meddle meddled medias mediation medicating
+    meditation meditations medium mediums melts mend mends mere mes meshed mess message messes mete
+    metes mews mice middles mien mighty mike miked mikes miking mild mile milk mill mime mimed mince
+    mind mined miner mines minibus minimum minimums mink minors mint minuet minuter mire mired
+    misled miss missed misses mist misted misused mite mites mixer mixes moaning moat mode modes
+    moist mold mole moles molt mooed mooing mooning moose moot mope moped mopes moping more morn
+    moss moth moths mourning mousse mousy mouths moved mover movers moves movie movies mowed mowing
+    muck muddied muddle muddles mulch munch muscled muse mush muss mussed must mute mutes mutter
+    name nap naps nasal naval nearby nears neat neatly necked needled needless needs needy
+    negatively neighborly neon nerved newer newt nice nicer niche nick nickel nicks niece nigh
+    nights nines nite node noisy none noose norm nose notching note nothings noting noun novices
+    numbs offs oily omen ones opens operates operational operations otter ounce ours oust ouster
+    outed outs outsider outsides ovens overs overt overwhelmingly oxen pack packs pact pacts pads
+    paid pail pails paint painted paints pair pairs pal pale pall palled palls pals pan pane panes
+    pang pangs pans pant pants panty par parch parches pare parenthesis pares park parks pars parsed
+    parsing partly party passer passes past pasta pasted pasting pasts pasture pasty pat patched
+    patchy path pats patting paused pausing pawn pawns paws pays peaks peal pealing peas pease peat
+    peek peeking peeks peel peep peeping peer peering peeving pegs pelt pend pens pepped pepping
+    perks persisted persistence persistently persisting pert pest pets petting petty pews phoney
+    phony physic pick picks picky piecing pies pigs piles pilled pin pine pines pink pinks pint
+    pints pis pitch pitched pitches pits pity pitying place plain plains planar planet plank plans
+    plant planter plants plate pleased pleases pled plop plopped plopping pluck plug plugs plum
+    plumb plump plums plush poet pointer poked poking poled poling polled polls polo pomp ponds pool
+    pooled pooling poops poor pop poppy pored poring port ports pose posed posing posts posy pot
+    pots potting pouncing pout pouted pressured pressures preys prick pricks primate primates print
+    printed prints privater privatest privatizes probable problems processing professing prone prop
+    propped propping prostrate prostrated prostrates provably psalm pucks puff puffer puffs pulley
+    pulls pulped pulsed punch punches punk puns punt punts pupped pupping pups purpler purples push
+    pushy puss puts putt putting qua quay quays quiet quits quote racking radial radiant raging
+    raided railed rain rained raises raking rally rang rank rant raping rapped rapping raring rasher
+    rashest rasp rating raving razing read reader real realty ream reap reared rears recant
+    reconstructing recoveries rectum recurrence redden redo redress reds reed regent regions
+    regularity released releases relent relied relies removes rend render rent renting repaid repent
+    replacements replaces resent reset resolver resolves revolved rice ricing rider rids rife rights
+    rigs rile riled rims rinds rinks ripe rippled rippling rips rise rite roam roar robs rod rode
+    role roof rook roomy root rope roped ropes rosy rotund rubs rudder rude rued rues rugs ruin
+    ruining ruins ruler rules rums run rune runes rung rungs runt runts rush rushes rust rusting
+    ruts sack sacks sacred sacs sad sadden saddled saddles sades safe sage sags sail sailed sake
+    sale sales sallow salt same sand sanding sane sapped save saving sawn saying scabbing scale
+    scaled scalloping scalp scaly scan scans scant scanted scar scares scarfed scarred scars scold
+    scoot scooting score scored scorer scorn scout scouted scram scrapes scrapped scraps scratching
+    screeching scum scurry seam seams seared seat seating seats seeding seeds seek seeking seeks
+    seeming seen seep seeping seeps seer sees seize seizes sell selling sells sensational serenading
+    setting settler settlers settles severed severer severs sewing sexing shack shacks shading shaft
+    shafted shafts shaking shall shallow shame shaming shammed shaping share shared sharing shark
+    sharps shaver sheep sheers shell shelled shelling shells shes shied shies shifty shimmering
+    shine shines shingled shinning shiny ship shipped ships shirt shirted shirts shivers shod shoed
+    shone shoo shooing shook shoon shoos shoots shop shopped shops shore shores shorn shorted
+    shorting shorts shot shots shouldered shout shouting shove shoves shoving show shows shred
+    shriveling shrugging shuck shucks shun shuns shut sic sicking sics sided sides sidle sidles sift
+    sifted sifting sifts sigh sighs signs silk sill silt silting simile similes simmer sin sine sing
+    singe singles singly sings sink sinning sins sipped sire sires siring site sites siting sitter
+    sixes size sizer sizes skein sketching ski skid skill skilled skim skimmed skimming skinning
+    skins skip skipped skis skit skulk skulls slab slabbing slabs slag slaked slam slamming slapped
+    slash slashed slat slated slaving slay slaying slays sled sleek sleeking sleeps sleepy sleet
+    sleeting sleets slick slicking slicks slid slide slides slim slimmed slimmer slimming slip
+    slipper slit slitting sliver slivering slop slope slopped slot slots slug slugs slum slummed
+    slummer slumming slums slurs slut sluts smalls smart smashes smell smelled smelling smells
+    smiled smiles smit smite smites smock smocks smoulder smuggling snag snagging snaked snared
+    sneak sneaking snide snider sniff snip snipped snitch snitches snore snort snorts snot snots
+    snout snuggling soak soaks soaped soared sober sock socked socks sodden sofa soft sold soled
+    soli solo solos solve solves somethings song soon soot sop sopped sorer sores sorta sorts sour
+    sourer sourest sours sown spa span spank spanning spans spar spared sparing spas spat spats
+    spawn spay spaying spays speaks spear spearing speck specking sped spell spelled spelling spells
+    spelt spice spiders spies spike spill spines spins spiral spiralling spire spit spite spits
+    spitting split spoiled spoilt spore spores sport sports spout spouted spouts sprains sprang
+    spreads spreed sprig springy sprint sprung spun spur spurred spurring spurs spurt spurts spying
+    squad squads stab stabling stabs stack stacking stacks staff stag staid stain stained stains
+    staked stall stands stank star stare stared stark stars stave staving stay staying stays steak
+    steal steamy steep steeping stem stems step stepped stew sticky stiffed stiffen stiffs stilled
+    stilling stills stink stinking stinks stirs stitched stock stocking stocks stoke stokes stole
+    stolid stomp stomped stone stoney stony stool stoop stooped stopper store stout stoves stow
+    straggle straggling straighten straighter strainer strains strait strand stranding stranger
+    strangle strangling straw stray streaming strengthen strengths strike strikes string strip
+    strode stroked strove stub stubbing stuck stuff subsides subsidized suck sucks suction sue sued
+    suit summed sunburns superb supers supper sure surer surest surf surge surgeons swab swabbing
+    swabs swam swan swapped swat swats sway sways swear swearing swears sweaty sweep sweeping sweet
+    sweets sweller swellings swept swift swifts swig swill swilled swilling swills swine switch
+    switches swivelling swore swum symptoms tables tack tacked tacking tackles tacks taken taker
+    takes taking talc tale tales talker talks tall tame tames taming tan tank tanked tanking tanks
+    tap tape taping tapped taps tar tars task tasked tasking tasks taxing tea teach teak teaks team
+    teaming teams teas tease teasing teat teats teem teen tees temperate temperatures tempi tempo
+    temporal tempt tend tended tenders tenor tens tensed tenser tenses tensions tensors tent tenth
+    terms terribly terse test texts than thank thanks thaw thaws thee theirs theme themes then
+    theses thick thicken thicket thinker thinking thinks thinned thins thong thongs thorn thorough
+    threads threat three threes throbs throw thump thus thy tick tickled tide tided tides tie tied
+    ties tightens tighter tights tile tiled tiles tiling till tilling tills timed timer timers tin
+    tinder ting tinge tings tinning tins tinting tints tip tipped tipping tips tire tired tires
+    titling tits toad toddle toddled toddles toed toiled toilets token toll tolls tome tomes ton
+    tone tones tons tool toot torch torching tore toss tote totes tots touchy tough town tows toying
+    toys tracing track trail trailed trailing trainee trainer trait tramp tramped tramps trapper
+    trapping travels tray trays tread tree treed trees trick tricking tries triggers trim trimesters
+    trio trip tripled tripling trips troubled troubles trough truce trucking trued truing trunk tsar
+    tsars tuck tumbler tumors tuned turfed turn turner tusk tutor twigs twin twine twines twinning
+    twister twos tying tzar tzars udder ulcers unbearably unbeatable unbreakable undersides
     unreadable upped uppers ups urinates usable user uses vain vary vase veil veils verb vie vies
     vile vine visa voice wade wades wading wafer waft wage wager wages waging wail waist waists wait
     waiter waked waken wakens walker walking walks wall walled walling wan wand wander wandering

@@ -59,6 +59,7 @@ class _Cue(IntEnum):
     HEDGE_AFTER = 4
     STOP = 5
     OTHER = 6
+    NEG_ALL = 7
 
 
 class Scope:
@@ -73,6 +74,7 @@ class Scope:
             (rules.negation.pseudo, _Cue.PSEUDO),
             (rules.negation.before, _Cue.NEG_BEFORE),
             (rules.negation.after, _Cue.NEG_AFTER),
+            (rules.negation.after_all, _Cue.NEG_ALL),
             (rules.hedges.before, _Cue.HEDGE_BEFORE),
             (rules.hedges.after, _Cue.HEDGE_AFTER),
             (rules.others, _Cue.OTHER),
@@ -93,6 +95,8 @@ class Scope:
         self.cue_tails = frozenset(w for raw in rules.cue_tails for w in words_of(raw))
         self.resuming = frozenset(w for raw in rules.resuming for w in words_of(raw))
         self.past = frozenset(w for raw in rules.past for w in words_of(raw))
+        self.acted_on = frozenset(w for raw in rules.acted_on for w in words_of(raw))
+        self.vocabulary |= self.acted_on
         cancelled = rules.negation.cancelled
         self._cancellable = frozenset(tuple(words_of(raw)) for raw in cancelled.cues)
         self._cancellers = frozenset(w for raw in cancelled.by for w in words_of(raw))
@@ -168,7 +172,7 @@ class Scope:
                 if _Cue.PSEUDO not in kinds:
                     if _Cue.NEG_BEFORE in kinds and not self._cancelled(words, i, end):
                         neg_left, soft = self.window, False
-                    if _Cue.OTHER in kinds and not self._reports(words, end):
+                    if _Cue.OTHER in kinds and not (self._reports(words, end) or self._on_me(words, end)):
                         other_left = n  # someone else's, to the end of the clause: "my dad had a stroke"
                         other = self._tense(words, end)
                     if _Cue.HEDGE_BEFORE in kinds:
@@ -185,15 +189,17 @@ class Scope:
                 if other_left > 0:
                     whose[i] = other
                     other_left -= 1
+                # the words of a warning term are one mention: they use up one place of a window
+                step = 0 if masked[i] and i + 1 < n and masked[i + 1] else 1
                 if neg_left > 0:
                     if soft:
                         unsure[i] = True
                     else:
                         negated[i] = True
-                    neg_left -= 1
+                    neg_left -= step
                 if hedge_left > 0:
                     unsure[i] = True
-                    hedge_left -= 1
+                    hedge_left -= step
             i += 1
 
         # backward: cues after a mention
@@ -235,17 +241,30 @@ class Scope:
                         # a denial across a comma blurs only what nothing denied, and so does a
                         # hedge: "not severe, maybe a 4/10" still denies "severe"
                         unsure[k] = True
-                    left -= 1
+                    if not (masked[k] and k > 0 and masked[k - 1]):
+                        left -= 1  # a warning term's words are one mention
                 k -= 1
+
+        # "fever, rash, bruise? none of those.", "numbness, tingling - nope to all": the whole
+        # list or sentence before the cue (the one before it, when the cue starts a sentence)
+        for start, _, kinds in cues:
+            if _Cue.NEG_ALL in kinds and _Cue.PSEUDO not in kinds:
+                self._deny_all_before(words, start, stops, resolved)
 
         # a sentence that ends with a question mark is unsure - unless the person answers it
         # at once with a negation: "chest pain? nope, it's the muscle"
         if QUESTION_END in words:
-            answers = {start for start, _, kinds in cues if kinds & {_Cue.NEG_BEFORE, _Cue.NEG_AFTER}}
-            begin = 0  # the question's own clause: after the last comma or terminator
+            answers = {
+                start for start, _, kinds in cues if kinds & {_Cue.NEG_BEFORE, _Cue.NEG_AFTER, _Cue.NEG_ALL}
+            }
+            begin = item = 0  # the question's own clause: after the last clause's comma or terminator
             for k, w in enumerate(words):
-                if w in (SENTENCE_END, COMMA) or k in stops:
-                    begin = k + 1
+                if w == COMMA:
+                    if k - item > _LIST_ITEM_WORDS:  # a clause, not an item of a list: "fever, rash?"
+                        begin = k + 1
+                    item = k + 1
+                elif w == SENTENCE_END or k in stops:
+                    begin = item = k + 1
                 elif w == QUESTION_END:
                     denied_answer = k + 1 in answers
                     for j in range(begin, k):
@@ -253,7 +272,7 @@ class Scope:
                             negated[j] = not unsure[j]
                         else:
                             unsure[j] = True
-                    begin = k + 1
+                    begin = item = k + 1
 
         for k in range(n):
             if resolved[k]:  # said to be over wins over a hedge: "had sciatica years ago, fine now"
@@ -263,6 +282,19 @@ class Scope:
             elif negated[k]:
                 result[k] = Polarity.DENIED
         return result, whose
+
+    @staticmethod
+    def _deny_all_before(words: Sequence[str], at: int, stops: set[int], resolved: list[bool]) -> None:
+        """Deny every word of the sentence before ``at`` (the previous sentence, if ``at`` starts one)."""
+        k = at - 1
+        while k >= 0 and words[k] == COMMA:
+            k -= 1
+        if k >= 0 and words[k] in (SENTENCE_END, QUESTION_END):
+            k -= 1  # "fever? rash? none of those": the question the cue answers
+        while k >= 0 and words[k] not in (SENTENCE_END,) and k not in stops:
+            if words[k] not in BOUNDARIES:
+                resolved[k] = True
+            k -= 1
 
     def _cancelled(self, words: Sequence[str], start: int, end: int) -> bool:
         """A double negation: "can't breathe in without it hurting" - the cue after an inability
@@ -285,6 +317,16 @@ class Scope:
         if any(w in self.past for w in words[at : at + 3]):
             return Whose.OTHER_PAST
         return Whose.OTHER_NOW
+
+    def _on_me(self, words: Sequence[str], at: int) -> bool:
+        """Does someone else act on the person, right after naming them ("my toddler headbutted
+        me", "my dog bit me") - not "my sister is pregnant and lent me her ball"?"""
+        for w in words[at + 1 : at + 3]:
+            if w in BOUNDARIES:
+                return False
+            if w in self.acted_on:
+                return True
+        return False
 
     def _reports(self, words: Sequence[str], at: int) -> bool:
         """Does a reporting verb follow within two words ("my wife says ...", "mum noticed")?"""
