@@ -58,6 +58,8 @@ AFTER_EARLIER = timedelta(milliseconds=1)  # a held-back message is due just aft
 PICTURE_TRIES = 2
 # a due message of a person whose earlier one is being sent elsewhere looks again this much later
 IN_FLIGHT_RECHECK = timedelta(milliseconds=250)
+# why a reply was dropped unsent: the person had already been sent the answer to a later message
+SUPERSEDED = "superseded by a later reply"
 FOLLOWUP_KINDS = frozenset({Kind.HYDRATION, Kind.CHECKIN})
 DISPATCH_BATCH = 50
 # a dispatched row's lease is this many reply leases: it may wait for the send limiter (bot.runtime)
@@ -436,6 +438,11 @@ class Dispatcher:
             # ... and those with an earlier message being sent elsewhere (a reply on another replica
             # waiting for its chat's pacing): theirs goes a moment later, never before it
             sending = await schedule.in_flight(persons, now, [row.id for row in claimed])
+            # ... and whether the conversation has already moved past a reply: a later one was sent
+            # (a reply claimed by a replica that died, taken over after its lease)
+            answered = await schedule.latest_sent(
+                sorted({row.person_id for row in claimed if row.kind == Kind.REPLY}), Kind.REPLY
+            )
             out: list[Outgoing] = []
             dropped_for: dict[int, str] = {}
             for row in claimed:
@@ -449,6 +456,11 @@ class Dispatcher:
                 planned = row.due_at if row.last_error == PACED else first_due
                 late = (now - planned).total_seconds()
                 lags.append(late)
+                if row.kind == Kind.REPLY and answered.get(row.person_id, 0) > row.id:
+                    # out of context now: the person has seen the answer to a later message
+                    await schedule.settle(row.id, Status.DROPPED, now, SUPERSEDED)
+                    dropped.append(row.id)
+                    continue
                 message = message_from_payload(row.payload)
                 if row.kind in FOLLOWUP_KINDS:
                     worded, was_dropped = await self._followup_now(

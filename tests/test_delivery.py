@@ -14,7 +14,7 @@ import time
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import func, select
 
-from bot.delivery import Deliverer, Dispatcher, Waker
+from bot.delivery import SUPERSEDED, Deliverer, Dispatcher, Waker
 from bot.domain.content import Content
 from bot.domain.effects import Message
 from bot.domain.events import Command, Event, Text, decode_press
@@ -207,6 +207,28 @@ async def test_crashed_claim_is_resent_after_its_lease(database, content, matche
     clock.advance(REPLY_LEASE.total_seconds() + 1)
     await h.dispatcher.run_once()
     assert len(transport.sent) == 2
+
+
+async def test_a_dead_replicas_reply_is_dropped_once_a_later_reply_was_sent(
+    database, content, matcher, transport, clock
+) -> None:
+    """Replicas: the replica that served /start died before sending its replies; the person wrote
+    again and another replica answered. When the dead one's lease runs out, its replies are out of
+    context (the person already has the answer to the later message): dropped, never sent."""
+    h = harness(database, content, matcher, transport, clock)
+    h.update_id = 1
+    dead = await h.service.handle("telegram", CHAT, CHAT, Command("start"), update_id=1)  # then kill -9
+    await h.send(Command("start"))  # update 2: served and sent by another replica
+    answered = transport.texts()
+    assert len(answered) == 2
+    clock.advance(REPLY_LEASE.total_seconds() + 1)
+    await h.dispatcher.run_once()
+    assert transport.texts() == answered  # nothing out of context
+    async with database.transaction() as session:
+        for reply in dead.replies:
+            row = await session.get(ScheduledMessage, reply.row_id)
+            assert row is not None and row.status == "dropped" and row.last_error == SUPERSEDED
+    assert await h.statuses() == {"sent": 2, "dropped": 2}
 
 
 async def test_a_slow_process_does_not_send_what_another_reclaimed(

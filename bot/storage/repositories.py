@@ -419,6 +419,21 @@ class Schedule:
             )
         return out
 
+    async def latest_sent(self, person_ids: list[int], kind: str) -> dict[int, int]:
+        """Per person, the id of their newest row of ``kind`` that was sent (ids grow with time)."""
+        if not person_ids:
+            return {}
+        rows = await self.session.execute(
+            select(ScheduledMessage.person_id, func.max(ScheduledMessage.id))
+            .where(
+                ScheduledMessage.person_id.in_(person_ids),
+                ScheduledMessage.kind == kind,
+                ScheduledMessage.status == Status.SENT,
+            )
+            .group_by(ScheduledMessage.person_id)
+        )
+        return {int(person_id): int(row_id) for person_id, row_id in rows.all()}
+
     async def paced_until(self, person_id: int) -> datetime | None:
         """When the last of the person's messages moved behind their chat's pacing is due (pending,
         or claimed and about to go), or None: a new reply goes after it."""
