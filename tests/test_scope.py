@@ -154,6 +154,79 @@ def test_cue_lists_are_content(content: Content) -> None:
 @pytest.mark.parametrize(
     ("text", "area", "denied"),
     [
+        # a list or a question answered as a whole
+        ("fever, rash, bruise? none of those. just a knot in my arch", "feet", "infection"),
+        (
+            "numbness, tingling, weakness - nope to all. just a tight neck at the back",
+            "neck",
+            "nerve_symptoms",
+        ),
+        # long ago (ConText's historical), for the whole clause
+        ("sprained my ankle as a teenager, knot in my calf now", "calves", "injury"),
+        ("when i was 20 i broke my wrist, forearm knot these days", "forearm", "injury"),
+        ("my knee had surgery back in 2005, the knot is in my quad", "quads", "ask_first"),
+        (
+            "used to get pins and needles in my hand but not anymore, forearm knot though",
+            "forearm",
+            "nerve_symptoms",
+        ),
+        ("had a fever last month, all better now, knot at the back of my neck", "neck", "infection"),
+        ("stopped taking blood thinners last year, knot on top of my shoulder", "upper_traps", "ask_first"),
+    ],
+)
+def test_lists_answered_as_a_whole_and_long_past_signs_are_denied(
+    matcher: Matcher, text: str, area: str, denied: str
+) -> None:
+    result = matcher.match(text)
+    assert (result.area, result.red_flag, result.ask) == (area, None, None), result
+    assert denied in result.denied
+
+
+@pytest.mark.parametrize(
+    ("text", "flag"),
+    [
+        ("had breast cancer years ago, new ache in my upper back", "systemic"),  # a history that counts
+        ("had a dvt in 2015 and my calf is swollen again", "blood_clot"),  # "again": now
+        ("osteoporosis since my fifties, knot in my lower back", "ask_first"),
+        ("sunburnt shoulders, all peeling and raw, and my traps are in knots", "open_wound"),  # next to it
+        ("my toddler headbutted me in the jaw and now it clicks and hurts", "injury"),  # acts on me
+        ("felt a pop in my hamstring when I was sprinting", "injury"),  # no age: not long ago
+    ],
+)
+def test_lasting_histories_signs_now_and_next_to_the_knot_still_count(
+    matcher: Matcher, text: str, flag: str
+) -> None:
+    result = matcher.match(text)
+    assert flag in (result.red_flag, result.ask), result
+
+
+@pytest.mark.parametrize(
+    ("text", "area"),
+    [
+        ("cut my finger but the knot is in my forearm", "forearm"),  # a part that is no area here
+        ("rash on my chest, knot in my calf", "calves"),  # an area that does not border the knot's
+        ("had a hot bath and my calf is still tight", "calves"),  # "hot" describes the bath
+        ("writing a report on cancer screening all day, jaw tight from clenching", "jaw"),
+        ("my mate had a blood clot in his leg last year, mine is just a calf knot", "calves"),
+        ("calfs are tight cuz of heels all day at work", "calves"),  # tight calves, not tight shoes
+    ],
+)
+def test_signs_elsewhere_or_describing_something_else_do_not_stop(
+    matcher: Matcher, text: str, area: str
+) -> None:
+    result = matcher.match(text)
+    assert (result.area, result.red_flag, result.ask) == (area, None, None), result
+
+
+def test_a_numb_bottom_after_sitting_is_asked_about_not_stopped(matcher: Matcher) -> None:
+    sitting = matcher.match("numb bum from sitting all day")
+    assert (sitting.red_flag, sitting.ask) == (None, "bladder_bowel")
+    assert matcher.match("numb bum and I can't feel when I need to pee").red_flag == "bladder_bowel"
+
+
+@pytest.mark.parametrize(
+    ("text", "area", "denied"),
+    [
         ("my dad has varicose veins, I just have a tight calf", "calves", "varicose_veins"),  # someone else's
         ("my sister had a DVT once so I'm careful, my calves are just tight", "calves", "blood_clot"),
         ("pins and needles, gone now, just my upper back", "upper_back", "nerve_symptoms"),  # ends its clause
@@ -175,7 +248,7 @@ def test_someone_elses_or_resolved_signs_are_denied(
     [
         ("Mum is confused all of a sudden and her face looks lopsided", "stroke_signs", True),  # act now
         ("my wife says my face is drooping", "stroke_signs", True),  # she reports the person's own
-        ("my dad had a stroke years ago, my neck is tight", "stroke_signs", False),  # past: ask
+        ("my dad had a stroke, my neck is tight", "stroke_signs", False),  # someone else's, past: ask
         ("my calf feels tight and warm and it's gone red", "blood_clot", True),  # "gone red" is a change
     ],
 )

@@ -69,6 +69,9 @@ class Area(Strict):
     avoid: list[str] = Field(min_length=1)
     tools: list[ToolSetup] = Field(min_length=1, description="recommended first")
     stretch: str = Field(min_length=1)
+    next_to: list[str] = Field(
+        default_factory=list, description="areas that border this one (a rash on one may reach the other)"
+    )
 
 
 class Tool(Strict):
@@ -98,6 +101,10 @@ class RedFlag(Strict):
     reply: str = Field(min_length=1, description="why and what to do")
     question: str = Field(
         min_length=1, description="one plain yes/no question asked when free text only possibly names it"
+    )
+    place: bool = Field(
+        default=False,
+        description="the sign is a place (a zone to avoid), not something at the knot's spot such as a cut",
     )
 
 
@@ -176,6 +183,14 @@ class WarningPattern(Strict):
     landmark_ambiguous: bool = Field(
         default=False, description="after a locator ('just above the back of my knee'): only possible"
     )
+    ambiguous_with: list[str] = Field(
+        default_factory=list,
+        description="with one of these everyday causes around ('numb bum from sitting'), only possible: ask",
+    )
+    lasting: bool = Field(
+        default=False,
+        description="a history of it counts ('had cancer 5 years ago'); others are over when long past",
+    )
 
 
 class Cues(Strict):
@@ -223,6 +238,12 @@ class Understanding(Strict):
     hedges: Cues
     terminators: list[str] = Field(min_length=1)
     others: list[str] = Field(default_factory=list, description="someone else: their condition")
+    historical: list[str] = Field(
+        default_factory=list, description='long past, for the whole clause: "as a teenager", "years ago"'
+    )
+    present: list[str] = Field(
+        default_factory=list, description='now, in the same clause: "again", "still" (not long past)'
+    )
     described_nouns: list[str] = Field(
         default_factory=list,
         description='a warning word right before one of these describes it: "hot bath", "cancer research"',
@@ -293,6 +314,13 @@ class Content(Strict):
             missing = sorted(set(AREA_IDS) - set(area_ids))
             extra = sorted(set(area_ids) - set(AREA_IDS))
             raise ValueError(f"areas: ids must be exactly the catalogue (missing {missing}, unknown {extra})")
+        neighbours = {a.id: set(a.next_to) for a in self.areas}
+        for area_id, near in neighbours.items():
+            for other in sorted(near):
+                if other not in neighbours or other == area_id:
+                    raise ValueError(f"areas.{area_id}.next_to: unknown area {other!r}")
+                if area_id not in neighbours[other]:
+                    raise ValueError(f"areas.{area_id}.next_to: {other!r} must list {area_id!r} too")
         tool_ids = {t.id for t in self.tools}
         for area in self.areas:
             for setup in area.tools:

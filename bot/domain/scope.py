@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from enum import IntEnum
+from typing import NamedTuple
 
 from bot.domain.content import Understanding
 
@@ -51,6 +52,14 @@ class Whose(IntEnum):
     OTHER_PAST = 2  # "my dad had a stroke years ago"
 
 
+class Reading(NamedTuple):
+    """How each word of a text is meant: stated, denied or possible; whose; and long past or not."""
+
+    polarity: list[Polarity]
+    whose: list[Whose]
+    past: list[bool]  # in a clause about long ago ("sprained my ankle as a teenager")
+
+
 class _Cue(IntEnum):
     PSEUDO = 0
     NEG_BEFORE = 1
@@ -60,6 +69,7 @@ class _Cue(IntEnum):
     STOP = 5
     OTHER = 6
     NEG_ALL = 7
+    PAST = 8
 
 
 class Scope:
@@ -78,6 +88,7 @@ class Scope:
             (rules.hedges.before, _Cue.HEDGE_BEFORE),
             (rules.hedges.after, _Cue.HEDGE_AFTER),
             (rules.others, _Cue.OTHER),
+            (rules.historical, _Cue.PAST),
         )
         for phrases, kind in groups:
             for raw in phrases:
@@ -90,12 +101,18 @@ class Scope:
         for entries in self._cues.values():
             entries.sort(key=lambda e: -len(e[0]))
         self.vocabulary: frozenset[str] = frozenset(w for phrase in kinds for w in phrase)
+        # one-word terminators end a clause as a comma does ("cut my finger but the knot is ...")
+        self.terminator_words = frozenset(
+            w for raw in rules.terminators if len(ws := words_of(raw)) == 1 for w in ws
+        )
         self.clause_starts = frozenset(w for raw in rules.clause_starts for w in words_of(raw))
         self._reporting = [tuple(ws) for ws in map(words_of, rules.reporting) if ws]
         self.cue_tails = frozenset(w for raw in rules.cue_tails for w in words_of(raw))
         self.resuming = frozenset(w for raw in rules.resuming for w in words_of(raw))
         self.past = frozenset(w for raw in rules.past for w in words_of(raw))
         self.acted_on = frozenset(w for raw in rules.acted_on for w in words_of(raw))
+        self._present = [tuple(ws) for ws in map(words_of, rules.present) if ws]
+        self.vocabulary |= {w for phrase in self._present for w in phrase}
         self.vocabulary |= self.acted_on
         cancelled = rules.negation.cancelled
         self._cancellable = frozenset(tuple(words_of(raw)) for raw in cancelled.cues)
@@ -136,16 +153,17 @@ class Scope:
 
     def polarities(self, words: Sequence[str], masked: Sequence[bool]) -> list[Polarity]:
         """The polarity of each word; ``masked`` words (inside a warning term) are never cues."""
-        return self.read(words, masked)[0]
+        return self.read(words, masked).polarity
 
-    def read(self, words: Sequence[str], masked: Sequence[bool]) -> tuple[list[Polarity], list[Whose]]:
-        """Each word's polarity, and whose condition it is about (someone else's: "my mum had ...")."""
+    def read(self, words: Sequence[str], masked: Sequence[bool]) -> Reading:
+        """Each word's polarity, whose condition it is about (someone else's: "my mum had ..."), and
+        whether its clause is about long ago."""
         n = len(words)
         result = [Polarity.STATED] * n
         whose = [Whose.OWN] * n
         cues = self._find_cues(words, masked)
         if not cues and QUESTION_END not in words:
-            return result, whose
+            return Reading(result, whose, [False] * n)
         cue_at = {start: (end, kinds) for start, end, kinds in cues}
         in_cue = [False] * n
         for start, end, _ in cues:
@@ -281,7 +299,30 @@ class Scope:
                 result[k] = Polarity.UNCERTAIN
             elif negated[k]:
                 result[k] = Polarity.DENIED
-        return result, whose
+        return Reading(result, whose, self._long_past(words, cues, stops))
+
+    def _long_past(
+        self, words: Sequence[str], cues: list[tuple[int, int, frozenset[_Cue]]], stops: set[int]
+    ) -> list[bool]:
+        """The clauses (ConText's "historical") with a cue of long ago and no word of now: "when I
+        was 20 I broke my wrist" - but not "had a DVT in 2015 and my calf is swollen again"."""
+        n = len(words)
+        past = [False] * n
+        for start, end, kinds in cues:
+            if _Cue.PAST not in kinds:
+                continue
+            first = start
+            while first > 0 and words[first - 1] not in BOUNDARIES and first - 1 not in stops:
+                first -= 1
+            last = end
+            while last < n and words[last] not in BOUNDARIES and last not in stops:
+                last += 1
+            clause = words[first:last]
+            if any(_contains(clause, phrase) for phrase in self._present):
+                continue
+            for k in range(first, last):
+                past[k] = True
+        return past
 
     @staticmethod
     def _deny_all_before(words: Sequence[str], at: int, stops: set[int], resolved: list[bool]) -> None:
@@ -351,3 +392,9 @@ class Scope:
                 if words[j] in BOUNDARIES or j in stops:
                     break
         return flags
+
+
+def _contains(words: Sequence[str], phrase: tuple[str, ...]) -> bool:
+    """Does ``phrase`` occur in ``words``, word for word?"""
+    size = len(phrase)
+    return any(tuple(words[k : k + size]) == phrase for k in range(len(words) - size + 1))
