@@ -284,6 +284,7 @@ async def _reference(api: FakeBotAPI) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("replicas")  # one after the other: each runs two bot processes
 async def test_two_replicas_serve_200_people_in_order_none_lost_none_twice(
     pg_url: str, tmp_path: Path
 ) -> None:
@@ -329,6 +330,7 @@ async def test_two_replicas_serve_200_people_in_order_none_lost_none_twice(
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("replicas")  # one after the other: each runs two bot processes
 async def test_killing_a_replica_mid_run_loses_nothing_and_the_dispatcher_moves(
     pg_url: str, tmp_path: Path
 ) -> None:
