@@ -469,6 +469,8 @@ DEVELOPMENT = [
     "dev7_en.yaml",
     "dev8_en.yaml",
     "dev9_en.yaml",
+    "dev10_en.yaml",
+    "dev11_en.yaml",
 ]
 
 
@@ -528,8 +530,30 @@ def test_the_third_frozen_held_out_set(matcher: Matcher, content: Content) -> No
     assert f["warnings_caught"] >= 0.97
 
 
+def test_the_fourth_frozen_held_out_set(matcher: Matcher, content: Content) -> None:
+    """heldout4_en.yaml: written before the dev10/dev11 tuning; about 20 rows of its confusion list
+    were printed once by mistake, so it is scored by class only and nothing is tuned on it
+    (docs/matching.md). Floors against regression: caught 97 % (116/119), wrong stops 1.2 %."""
+    f = scored(matcher, content, ["heldout4_en.yaml"], least=(110, 150, 10), unread=True)
+    assert f["wrong_stops"] <= 0.0125
+    assert f["extra_questions"] <= 0.10
+    assert f["area_top1"] >= 0.95
+    assert f["warnings_caught"] >= 0.97
+
+
+def test_the_fifth_frozen_held_out_set(matcher: Matcher, content: Content) -> None:
+    """heldout5_en.yaml: written after the dev10 tuning and never read row by row (the clean figure:
+    121/122 caught, 0.6 % wrong stops before and after the dev11 tuning). The targets for stops,
+    questions and areas hold; 99 % caught is the floor (target 100 %)."""
+    f = scored(matcher, content, ["heldout5_en.yaml"], least=(120, 160, 10), unread=True)
+    assert f["wrong_stops"] <= 0.01
+    assert f["extra_questions"] <= 0.10
+    assert f["area_top1"] >= 0.95
+    assert f["warnings_caught"] >= 0.99
+
+
 def test_the_development_sets(matcher: Matcher, content: Content) -> None:
-    """The sets the content was tuned against (2,945 rows): the same targets, caught >= 99 %."""
+    """The sets the content was tuned against (3,637 rows): the same targets, caught >= 99 %."""
     f = scored(matcher, content, DEVELOPMENT)
     assert f["wrong_stops"] <= 0.01
     assert f["extra_questions"] <= 0.10
