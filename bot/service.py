@@ -293,8 +293,10 @@ class ConversationService:
 
 
 async def prepare_database(db: Database) -> None:
-    """At start-up: the schema must be current; SQLite migrates itself (bot.storage.migrations)."""
+    """At start-up: the schema must be current; SQLite migrates itself (bot.storage.migrations). On
+    PostgreSQL this process then holds its claimer lock: its claims are taken over at once if it dies."""
     await ensure_current(db, migrate=db.is_sqlite)
+    await db.hold_claimer_lock()
 
 
 async def database_answers(db: Database, within: float = 3) -> bool:

@@ -22,7 +22,7 @@ from bot.domain.matcher import Matcher
 from bot.service import REPLY_LEASE, ConversationService, Handled, to_datetime
 from bot.storage.db import Database
 from bot.storage.models import Person, ScheduledMessage, SessionRound
-from tests.runtime_fixtures import Clock, RecordingTransport
+from tests.runtime_fixtures import Clock, RecordingTransport, migrated_postgres_database, require_postgres
 
 CHAT = "1001"
 
@@ -229,6 +229,36 @@ async def test_a_dead_replicas_reply_is_dropped_once_a_later_reply_was_sent(
             row = await session.get(ScheduledMessage, reply.row_id)
             assert row is not None and row.status == "dropped" and row.last_error == SUPERSEDED
     assert await h.statuses() == {"sent": 2, "dropped": 2}
+
+
+async def test_on_postgres_a_dead_processs_claims_are_taken_over_at_once(content, matcher, clock) -> None:
+    """Replicas: a process that dies holding claims (its claimer lock goes with its connection) has
+    them taken over by the next dispatcher run elsewhere, not after their lease; the claims of a
+    living process are left alone until their lease runs out."""
+    await require_postgres()
+    async with migrated_postgres_database() as url:
+        dying, living = Database(url), Database(url)
+        try:
+            await dying.hold_claimer_lock()
+            await living.hold_claimer_lock()
+            assert dying.claimer is not None and living.claimer not in (None, dying.claimer)
+            transport = RecordingTransport()
+            served = Harness(dying, content, matcher, transport, clock)
+            other = Harness(living, content, matcher, transport, clock)
+            await served.service.handle("telegram", CHAT, CHAT, Command("start"), update_id=1)
+            await other.dispatcher.run_once()
+            assert transport.sent == []  # claimed by a living process: its lease holds
+            other.update_id = 1
+            await other.send(Command("start"), chat="2002")  # the living one's own reply goes at once
+            assert len(transport.sent) == 2
+            await dying.dispose()  # kill -9: its connections, and with them its lock, are gone
+            await other.dispatcher.run_once()
+            texts = [s.message.text[:15] for s in transport.sent if s.chat_id == CHAT]
+            assert texts == ["Hi, I'm Knotbot", "Tap Begin to st"]
+            assert await other.statuses() == {"sent": 4}
+        finally:
+            await dying.dispose()
+            await living.dispose()
 
 
 async def test_a_slow_process_does_not_send_what_another_reclaimed(

@@ -11,6 +11,8 @@ start-up into one :class:`DatabaseUnavailable` line, with the password masked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import secrets
 import socket
 import sqlite3
 from collections.abc import AsyncIterator
@@ -20,9 +22,21 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import NullPool
 
 from bot.storage.models import Base
+
+# advisory lock class of the per-process claimer keys (LOCK_CLASS + 1 of bot.storage.leader)
+CLAIMER_LOCK_CLASS = 0x6B6E6F75
+# where a transaction's session finds this process's claimer key (Schedule reads it)
+CLAIMER = "knotbot_claimer"
 
 
 def _sqlite_recipe(engine: AsyncEngine) -> None:
@@ -66,6 +80,10 @@ class Database:
         if self.is_sqlite:
             _sqlite_recipe(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL: this process's claimer key, while it holds the key's advisory lock
+        self.claimer: int | None = None
+        self._claimer_engine: AsyncEngine | None = None
+        self._claimer_conn: AsyncConnection | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -113,10 +131,30 @@ class Database:
             await conn.run_sync(Base.metadata.drop_all)
             await conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
+    async def hold_claimer_lock(self) -> None:
+        """PostgreSQL: take a key of this process's own and hold its session-level advisory lock on
+        a dedicated connection for as long as the process lives. Claims record the key; once the
+        process is gone (killed, its connection closed) the lock is free and other processes take
+        its claims over at once. No-op on SQLite (one process: claims are released at start-up)."""
+        if not self.is_postgres or self._claimer_conn is not None:
+            return
+        self._claimer_engine = create_async_engine(
+            self.url.render_as_string(hide_password=False), poolclass=NullPool
+        )
+        conn = await self._claimer_engine.connect()
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        lock = text("SELECT pg_try_advisory_lock(:c, :k)")
+        while True:
+            key = secrets.randbelow(2**31 - 2) + 1
+            if (await conn.execute(lock, {"c": CLAIMER_LOCK_CLASS, "k": key})).scalar_one():
+                break
+        self._claimer_conn, self.claimer = conn, key
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One session, one transaction: committed on success, rolled back on error."""
         async with self.sessions() as session, session.begin():
+            session.info[CLAIMER] = self.claimer
             yield session
 
     async def run(self, work: Any, *, attempts: int = 5) -> Any:
@@ -134,6 +172,13 @@ class Database:
         raise AssertionError("unreachable")
 
     async def dispose(self) -> None:
+        conn, self._claimer_conn, self.claimer = self._claimer_conn, None, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()  # the lock goes with the connection
+        if self._claimer_engine is not None:
+            await self._claimer_engine.dispose()
+            self._claimer_engine = None
         await self.engine.dispose()
 
 

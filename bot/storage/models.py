@@ -139,6 +139,9 @@ class ScheduledMessage(Base):
     status: Mapped[str] = mapped_column(String(16), default=Status.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    # PostgreSQL: the claiming process's key (Database.claimer); its advisory lock is free once
+    # that process is gone, and the claim is taken over at once (Schedule.claim_due)
+    claimed_by: Mapped[int | None] = mapped_column(Integer, default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -15,6 +15,7 @@ from bot.domain.decision import CheckStatus
 from bot.domain.followups import CheckRef
 from bot.domain.progress import RoundRating
 from bot.domain.state import State
+from bot.storage.db import CLAIMER, CLAIMER_LOCK_CLASS
 from bot.storage.models import (
     CheckinAnswer,
     Conversation,
@@ -179,6 +180,10 @@ class Waiting(NamedTuple):
         return (self.first_due, self.row_id) < (first_due, row_id)
 
 
+# a dead process's claim is taken over as if its lease had ended just now
+DEAD_CLAIM = timedelta(milliseconds=1)
+
+
 class Schedule:
     """The scheduled_messages table: insert, cancel, claim and settle rows."""
 
@@ -206,6 +211,7 @@ class Schedule:
             "late_after_s": late_after_s,
             "status": Status.CLAIMED if claimed_until else Status.PENDING,
             "lease_until": claimed_until,
+            "claimed_by": self.session.info.get(CLAIMER) if claimed_until else None,
             "attempts": 1 if claimed_until else 0,
         }
         return await self._insert(values)
@@ -262,7 +268,22 @@ class Schedule:
         )
 
     async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[ScheduledMessage]:
-        """Claim up to ``limit`` due rows (pending, or claimed with an expired lease)."""
+        """Claim up to ``limit`` due rows (pending, or claimed with an expired lease).
+
+        On PostgreSQL the claims of processes that are gone are taken over first, whatever their
+        lease: a claim's key whose advisory lock is free belongs to no living process
+        (:meth:`bot.storage.db.Database.hold_claimer_lock`)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(
+                update(ScheduledMessage)
+                .where(
+                    ScheduledMessage.status == Status.CLAIMED,
+                    ScheduledMessage.lease_until >= now,
+                    ScheduledMessage.claimed_by.is_not(None),
+                    func.pg_try_advisory_xact_lock(CLAIMER_LOCK_CLASS, ScheduledMessage.claimed_by),
+                )
+                .values(lease_until=now - DEAD_CLAIM)
+            )
         due = or_(
             and_(ScheduledMessage.status == Status.PENDING, ScheduledMessage.due_at <= now),
             and_(ScheduledMessage.status == Status.CLAIMED, ScheduledMessage.lease_until < now),
@@ -280,7 +301,12 @@ class Schedule:
         await self.session.execute(
             update(ScheduledMessage)
             .where(ScheduledMessage.id.in_(ids), due)
-            .values(status=Status.CLAIMED, lease_until=now + lease, attempts=ScheduledMessage.attempts + 1)
+            .values(
+                status=Status.CLAIMED,
+                lease_until=now + lease,
+                claimed_by=self.session.info.get(CLAIMER),
+                attempts=ScheduledMessage.attempts + 1,
+            )
         )
         rows = (
             await self.session.execute(
