@@ -27,7 +27,7 @@ FILES: dict[str, tuple[str, ...]] = {
     "followups.yaml": ("followups", "cities"),
     "plan.yaml": ("plan",),
     "strings.yaml": ("strings",),
-    "aliases.yaml": ("aliases", "other_parts"),
+    "aliases.yaml": ("aliases", "other_parts", "regions"),
     "warning_phrases.yaml": ("warning_phrases",),
     "understanding.yaml": ("understanding",),
     "pictures.yaml": ("pictures",),

@@ -303,6 +303,9 @@ class Content(Strict):
     strings: dict[str, str]
     aliases: dict[str, list[str]] = Field(default_factory=dict)
     other_parts: list[str] = Field(default_factory=list, description="body parts that are no area here")
+    regions: dict[str, list[str]] = Field(
+        default_factory=dict, description='a larger part and the areas in it: "legs" holds the calves'
+    )
     warning_phrases: dict[str, list[WarningPattern]] = Field(default_factory=dict)
     understanding: Understanding
     pictures: Pictures
@@ -342,6 +345,10 @@ class Content(Strict):
         for area_id in self.aliases:
             if area_id not in AREA_IDS:
                 raise ValueError(f"aliases.{area_id}: unknown area")
+        for region, inside in self.regions.items():
+            for area_id in inside:
+                if area_id not in AREA_IDS:
+                    raise ValueError(f"regions.{region}: unknown area {area_id!r}")
         for city, zone in self.cities.items():
             try:
                 ZoneInfo(zone)

@@ -464,6 +464,9 @@ class Matcher:
         self._priority = priority
         self._emergencies = frozenset(f.id for f in content.red_flags if f.severity is Severity.EMERGENCY)
         self._next_to = {a.id: frozenset(a.next_to) for a in content.areas}
+        self._regions = {
+            w: frozenset(inside) for region, inside in content.regions.items() for w in _cue_words(region)[:1]
+        }
         # signs about the spot itself (a cut, a rash, a bruise there), not about the zone it is in
         self._spot_signs = frozenset(
             f.id for f in content.red_flags if f.severity is Severity.AVOID_SPOT and not f.place
@@ -692,6 +695,8 @@ class Matcher:
         if not knot:
             return None
         named = {area for area, _, _ in self._areas(there, polarity)}
+        for word, _ in there:
+            named |= self._regions.get(word, frozenset())  # "hives on my legs": any area of the legs
         if not named and not self._names_other_part([w for w, _ in there]):
             return None  # "a cut, knot in my calf": the cut may be right on it
         if knot[0][0] in named:
@@ -934,12 +939,12 @@ PROTECTED: frozenset[str] = _words(
     blacker blackhead blackheads blacks bladders blame blames bland blander blank blanked blanking
     blare blaster blaze blazes bleak bled blend blending blends blew blink blinking blob bloc block
     blocked blocking blog blond bloods bloody bloom blot blots blown blows blued bluer blues blur
-    blurb blurs blurt blurted blush bluster blusters boar boas boat boats bobs bode bodes bogs boils
-    bolt bolts bond bondage bonds boned boney bonus bony boo booby book books boom booms boon boons
-    boor boors boos boost boosts boot booth booths boots bore bores born borne bossy botch bother
-    bottoms bout bouts bow bowed bowl bowling bowls bows boxes boy boys braid brainy braise braised
-    braises braising brake braking bran brand brat brawn breach breached breaches breaching bread
-    breading breadth breadths breaks breathed breather breathers breathes breaths bred breed
+    blurb blurs blurt blurted blush bluster blusters boar boars boas boat boats bobs bode bodes bogs
+    boils bolt bolts bond bondage bonds boned boney bonus bony boo booby book books boom booms boon
+    boons boor boors boos boost boosts boot booth booths boots bore bores born borne bossy botch
+    bother bottoms bout bouts bow bowed bowl bowling bowls bows boxes boy boys braid brainy braise
+    braised braises braising brake braking bran brand brat brawn breach breached breaches breaching
+    bread breading breadth breadths breaks breathed breather breathers breathes breaths bred breed
     breeding breeds brew bring brink brinks brisk bristle brittler broil broiling broker brood broth
     brow brunt buck bucks budded budget buds bug bugged bugger bugs bulb bulk bull bully bummed
     bumper bumps bums bun bunch bunching bung bunk buns buoy buried burner burp burped burping burps
@@ -1062,7 +1067,7 @@ PROTECTED: frozenset[str] = _words(
     runts rush rushes rust rusting ruts sack sacks sacred sacs sad sadden saddled saddles sades safe
     sage sags sail sailed sake sale sales sallow salt same sand sanding sane sapped save saving sawn
     saying scabbing scale scaled scalloping scalp scaly scan scans scant scanted scar scares scarfed
-    scarred scars scold scoot scooting score scored scorer scorn scout scouted scram scrapes
+    scarred scars scold scoot scooted scooting score scored scorer scorn scout scouted scram scrapes
     scrapped scraps scratching screeching scum scurry seam seams seared seat seating seats seeding
     seeds seek seeking seeks seeming seen seep seeping seeps seer sees seize seizes sell selling
     sells sensational serenading setting settler settlers settles severed severer severs sewing
