@@ -471,6 +471,7 @@ DEVELOPMENT = [
     "dev9_en.yaml",
     "dev10_en.yaml",
     "dev11_en.yaml",
+    "dev12_en.yaml",
 ]
 
 
@@ -552,8 +553,19 @@ def test_the_fifth_frozen_held_out_set(matcher: Matcher, content: Content) -> No
     assert f["warnings_caught"] >= 0.99
 
 
+def test_the_sixth_frozen_held_out_set(matcher: Matcher, content: Content) -> None:
+    """heldout6_en.yaml: written after the dev11 tuning, before dev12, never read row by row. Its
+    clean figures are floors: caught 94.9 % (112/118), wrong stops 3.4 %, areas 92 % (the targets
+    are 100 %, <= 1 % and >= 95 %: docs/matching.md)."""
+    f = scored(matcher, content, ["heldout6_en.yaml"], least=(110, 150, 10), unread=True)
+    assert f["wrong_stops"] <= 0.035
+    assert f["extra_questions"] <= 0.10
+    assert f["area_top1"] >= 0.92
+    assert f["warnings_caught"] >= 0.949
+
+
 def test_the_development_sets(matcher: Matcher, content: Content) -> None:
-    """The sets the content was tuned against (3,637 rows): the same targets, caught >= 99 %."""
+    """The sets the content was tuned against (3,985 rows): the same targets, caught >= 99 %."""
     f = scored(matcher, content, DEVELOPMENT)
     assert f["wrong_stops"] <= 0.01
     assert f["extra_questions"] <= 0.10

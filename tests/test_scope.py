@@ -160,6 +160,9 @@ def test_cue_lists_are_content(content: Content) -> None:
         ("sunburnt shoulders, all peeling and raw, and my traps are in knots", "open_wound"),  # next to it
         ("my toddler headbutted me in the jaw and now it clicks and hurts", "injury"),  # acts on me
         ("felt a pop in my hamstring when I was sprinting", "injury"),  # no age: not long ago
+        ("in the film my chest started hurting and I had to leave", "chest_pain"),  # "i": the person
+        ("Mum is confused all of a sudden and her face looks lopsided", "stroke_signs"),  # a bystander
+        ("my words came out funny because I was speaking French", "stroke_signs"),  # asked, not stopped
     ],
 )
 def test_lasting_histories_signs_now_and_next_to_the_knot_still_count(
@@ -178,6 +181,14 @@ def test_lasting_histories_signs_now_and_next_to_the_knot_still_count(
         ("writing a report on cancer screening all day, jaw tight from clenching", "jaw"),
         ("my mate had a blood clot in his leg last year, mine is just a calf knot", "calves"),
         ("calfs are tight cuz of heels all day at work", "calves"),  # tight calves, not tight shoes
+        # no one real (a film, a game, a song), or someone else's sign that is no bystander's emergency
+        ("watched a film where a guy has a heart attack, my traps are tight", "upper_traps"),
+        ("in my game my character got hit by a car lol, lower back tight from sitting", "lower_back"),
+        (
+            "my toddler wet himself at the park and I carried him all the way home, upper back knot",
+            "upper_back",
+        ),
+        ("broke my wrist when I was nine, now I just have a tight forearm from climbing", "forearm"),
     ],
 )
 def test_signs_elsewhere_or_describing_something_else_do_not_stop(

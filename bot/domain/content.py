@@ -102,6 +102,10 @@ class RedFlag(Strict):
     question: str = Field(
         min_length=1, description="one plain yes/no question asked when free text only possibly names it"
     )
+    for_others: bool = Field(
+        default=False,
+        description="someone else's, right now, still gets the advice (an emergency a bystander sees)",
+    )
     place: bool = Field(
         default=False,
         description="the sign is a place (a zone to avoid), not something at the knot's spot such as a cut",
@@ -238,6 +242,10 @@ class Understanding(Strict):
     hedges: Cues
     terminators: list[str] = Field(min_length=1)
     others: list[str] = Field(default_factory=list, description="someone else: their condition")
+    fiction: list[str] = Field(
+        default_factory=list, description='a story, film, game or song: no one real ("my character")'
+    )
+    first_person: list[str] = Field(default_factory=list, description='the person: "i", "me" end a fiction')
     historical: list[str] = Field(
         default_factory=list, description='long past, for the whole clause: "as a teenager", "years ago"'
     )

@@ -50,6 +50,7 @@ class Whose(IntEnum):
     OWN = 0
     OTHER_NOW = 1  # "Mum is confused all of a sudden"
     OTHER_PAST = 2  # "my dad had a stroke years ago"
+    FICTION = 3  # "watched a film where a guy has a heart attack": no one real
 
 
 class Reading(NamedTuple):
@@ -70,6 +71,7 @@ class _Cue(IntEnum):
     OTHER = 6
     NEG_ALL = 7
     PAST = 8
+    FICTION = 9
 
 
 class Scope:
@@ -89,6 +91,7 @@ class Scope:
             (rules.hedges.after, _Cue.HEDGE_AFTER),
             (rules.others, _Cue.OTHER),
             (rules.historical, _Cue.PAST),
+            (rules.fiction, _Cue.FICTION),
         )
         for phrases, kind in groups:
             for raw in phrases:
@@ -111,6 +114,8 @@ class Scope:
         self.resuming = frozenset(w for raw in rules.resuming for w in words_of(raw))
         self.past = frozenset(w for raw in rules.past for w in words_of(raw))
         self.acted_on = frozenset(w for raw in rules.acted_on for w in words_of(raw))
+        self.first_person = frozenset(w for raw in rules.first_person for w in words_of(raw))
+        self.vocabulary |= self.first_person
         self._present = [tuple(ws) for ws in map(words_of, rules.present) if ws]
         self.vocabulary |= {w for phrase in self._present for w in phrase}
         self.vocabulary |= self.acted_on
@@ -178,6 +183,7 @@ class Scope:
 
         # forward: cues before a mention
         neg_left = hedge_left = other_left = 0
+        story = False  # in a film's, a game's or a song's clause, until the person speaks of themselves
         other = Whose.OWN
         soft = False
         i = 0
@@ -187,6 +193,7 @@ class Scope:
                 end, kinds = cue_at[i]
                 if _Cue.STOP in kinds:
                     neg_left = hedge_left = other_left = 0
+                    story = False
                 if _Cue.PSEUDO not in kinds:
                     if _Cue.NEG_BEFORE in kinds and not self._cancelled(words, i, end):
                         neg_left, soft = self.window, False
@@ -195,16 +202,23 @@ class Scope:
                         other = self._tense(words, end)
                     if _Cue.HEDGE_BEFORE in kinds:
                         hedge_left = self.window
+                    if _Cue.FICTION in kinds:
+                        story = True
                 i = end
                 continue
             if w in (SENTENCE_END, QUESTION_END):
                 neg_left = hedge_left = other_left = 0
+                story = False
             elif w == COMMA:
                 if not list_comma[i]:
                     soft = neg_left > 0
                     hedge_left = other_left = 0
+                    story = False
             else:
-                if other_left > 0:
+                story = story and w not in self.first_person
+                if story:
+                    whose[i] = Whose.FICTION
+                elif other_left > 0:
                     whose[i] = other
                     other_left -= 1
                 # the words of a warning term are one mention: they use up one place of a window
