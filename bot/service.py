@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
 from bot.domain import DEFAULT_RETENTION_DAYS, plan_chat
+from bot.domain.actions import CheckAnswer
 from bot.domain.content import Content
 from bot.domain.conversation import decide
 from bot.domain.decision import CheckStatus, Env
@@ -44,7 +45,7 @@ from bot.domain.effects import (
     message_to_payload,
 )
 from bot.domain.events import Event, Press
-from bot.domain.followups import parse_check_answer
+from bot.domain.followups import check_of
 from bot.domain.matcher import Matcher
 from bot.domain.progress import progress_message
 from bot.domain.streak import after_session, in_progress, streak_of
@@ -161,10 +162,11 @@ class ConversationService:
         now = self.clock()
         records = Records(session)
         checks: dict[str, CheckStatus] = {}
-        answering = parse_check_answer(event.action) if isinstance(event, Press) else None
-        if answering is not None:  # a check answer counts only for a check sent to this person
-            status = await records.check_status(person.id, answering[0])
-            checks = {answering[0].key: status} if status is not None else {}
+        if isinstance(event, Press) and isinstance(event.action, CheckAnswer):
+            # a check answer counts only for a check sent to this person
+            answering = check_of(event.action)
+            status = await records.check_status(person.id, answering)
+            checks = {answering.key: status} if status is not None else {}
         plans = Plans(session)
         recent = await plans.recent_areas(person.id) if plan_chat.wants_history(event) else ()
         env = Env(

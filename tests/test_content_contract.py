@@ -197,13 +197,14 @@ def test_hold_lengths_and_prompts(content: Content) -> None:
 
 
 def test_callback_data_of_every_button_fits_64_bytes(content: Content) -> None:
+    from bot.domain.actions import Action, Area, Flag, Technique, Tool
     from bot.domain.events import encode_press
 
     longest_prompt = 10**12
-    actions = [f"flag:{f.id}" for f in content.red_flags]
-    actions += [f"area:{a.id}" for a in content.areas]
-    actions += [f"tool:{t.id}" for t in content.tools]
-    actions += [f"tech:{t.id}" for t in content.techniques]
+    actions: list[Action] = [Flag(f.id) for f in content.red_flags]
+    actions += [Area(a.id) for a in content.areas]
+    actions += [Tool(t.id) for t in content.tools]
+    actions += [Technique(t.id) for t in content.techniques]
     for action in actions:
         encode_press(longest_prompt, action)  # raises if too long
 

@@ -13,6 +13,7 @@ import dataclasses
 
 import pytest
 
+from bot.domain.actions import Band, decode_action, encode_action
 from bot.domain.content import Content, Severity
 from bot.domain.conversation import (
     HOLD_KEY_PREFIX,
@@ -61,7 +62,7 @@ def button_actions(message: Message) -> list[str]:
         for button in row:
             press = decode_press(button.data)
             assert isinstance(press, Press), button.data
-            actions.append(press.action)
+            actions.append(encode_action(press.action))
     return actions
 
 
@@ -71,9 +72,8 @@ def button_prompts(message: Message) -> set[int]:
         for button in row:
             press = decode_press(button.data)
             assert isinstance(press, Press), button.data
-            if press.action.startswith(
-                ("fu.", "pl.")
-            ):  # follow-up and plan buttons are out of band: prompt 0
+            if press.action.band in (Band.FOLLOWUP, Band.PLAN):
+                # follow-up and plan buttons are out of band: prompt 0
                 assert press.prompt == 0, button.data
                 continue
             prompts.add(press.prompt)
@@ -160,7 +160,7 @@ def states_at_every_step(env: Env) -> dict[Step, State]:
     note(drv)
     drv.press("None of these")
     note(drv)
-    drv.send(Press(drv.state.prompt, "other"))  # AREA again
+    drv.send(Press(drv.state.prompt, decode_action("other")))  # AREA again
     # a close call, built directly so it does not depend on the matcher's scores
     confirm = drv.state.advance(Step.AREA_CONFIRM, candidates=("glutes", "outer_thigh"))
     seen[Step.AREA_CONFIRM] = confirm
@@ -176,9 +176,9 @@ def states_at_every_step(env: Env) -> dict[Step, State]:
     note(drv)
     drv.press("Start")
     note(drv)
-    drv.send(Press(drv.state.prompt, "int:right"))
+    drv.send(Press(drv.state.prompt, decode_action("int:right")))
     note(drv)
-    drv.send(Press(drv.state.prompt, "knot:softer"))
+    drv.send(Press(drv.state.prompt, decode_action("knot:softer")))
     note(drv)
     drv.press("Finish")
     note(drv)
@@ -225,7 +225,7 @@ def test_start_greets_says_not_medical_advice_and_offers_begin(core_driver: Core
     text = core_reply_text(d)
     assert "not medical advice" in text
     assert core_driver.labels() == ["Begin"]
-    assert core_driver.button_press("Begin") == Press(d.state.prompt, "begin")
+    assert core_driver.button_press("Begin") == Press(d.state.prompt, decode_action("begin"))
 
 
 def test_start_in_a_session_keeps_the_session_and_reasks(core_driver: CoreDriver) -> None:
@@ -420,15 +420,15 @@ def test_area_confirm_buttons_from_a_built_state(core_env: Env) -> None:
     q = question(state, core_env)
     assert labels(q) == [content.area(a).name for a in state.candidates] + ["None of those"]
     assert button_prompts(q) == {7}
-    other = decide(state, Press(7, "other"), core_env)
+    other = decide(state, Press(7, decode_action("other")), core_env)
     assert other.state.step is Step.AREA
     assert other.state.candidates == ()
     assert other.state.prompt == 8
     # an area that was not a candidate but is a real area is still accepted
-    quads = decide(state, Press(7, "area:quads"), core_env)
+    quads = decide(state, Press(7, decode_action("area:quads")), core_env)
     assert quads.state.area == "quads"
     # an unknown area id is not
-    bogus = decide(state, Press(7, "area:elbow"), core_env)
+    bogus = decide(state, Press(7, decode_action("area:elbow")), core_env)
     assert bogus.state == state
     assert toasts(bogus)
 
@@ -464,7 +464,7 @@ def test_no_match_at_a_close_call_keeps_the_candidates(core_env: Env) -> None:
     assert d.state == state
     assert core_env.content.text("area.no_match") in core_reply_text(d)
     assert last_question(d) == question(state, core_env)
-    assert decide(d.state, Press(7, "area:glutes"), core_env).state.area == "glutes"
+    assert decide(d.state, Press(7, decode_action("area:glutes")), core_env).state.area == "glutes"
 
 
 # -- locate ------------------------------------------------------------------------------
@@ -483,7 +483,7 @@ def test_cant_find_twice_gives_tips_then_warm_up_then_other_options(core_driver:
     assert "foam roller" in core_reply_text(second)
     assert core_driver.labels() == ["Found it", "Another spot", "Finish"]
     # the third "can't find" is not offered; a forged one is only re-asked
-    forged = core_driver.send(Press(core_driver.state.prompt, "cant"))
+    forged = core_driver.send(Press(core_driver.state.prompt, decode_action("cant")))
     assert forged.state == second.state
 
 
@@ -541,7 +541,7 @@ def test_a_tool_that_does_not_suit_the_area_is_refused(core_env: Env) -> None:
     drv = CoreDriver(core_env)
     to_tool(drv, "neck")  # fingers only
     before = drv.state
-    d = drv.send(Press(before.prompt, "tool:foam_roller"))
+    d = drv.send(Press(before.prompt, decode_action("tool:foam_roller")))
     assert d.state == before
     assert toasts(d)
 
@@ -579,7 +579,7 @@ def test_a_hold_length_not_offered_is_refused(core_env: Env) -> None:
     drv.press("(recommended)")
     before = drv.state
     for action in ("len:20", "len:abc", "len:", "len:-30"):
-        assert decide(before, Press(before.prompt, action), core_env).state == before
+        assert decide(before, Press(before.prompt, decode_action(action)), core_env).state == before
 
 
 def test_cancel_button_at_ready_ends_the_session(core_driver: CoreDriver) -> None:
@@ -692,7 +692,7 @@ def test_too_intense_while_paused_only_says_paused(core_driver: CoreDriver) -> N
     to_holding(core_driver)
     core_driver.press("Pause")
     paused = core_driver.state
-    d = decide(paused, Press(paused.prompt, "intense"), core_driver.env)
+    d = decide(paused, Press(paused.prompt, decode_action("intense")), core_driver.env)
     assert d.state == paused and toasts(d) == [core_driver.env.content.text("toast.paused")]
 
 
@@ -852,7 +852,7 @@ def test_another_round_is_offered_up_to_max_rounds(core_driver: CoreDriver) -> N
             assert core_driver.state.step is Step.HOLD_LENGTH
             core_driver.press("45 s")
             core_driver.press("Start")
-    forged = core_driver.send(Press(core_driver.state.prompt, "again"))
+    forged = core_driver.send(Press(core_driver.state.prompt, decode_action("again")))
     assert forged.state.step is Step.NEXT
     assert core_driver.labels() == ["Another spot", "Finish"]
 
@@ -863,7 +863,7 @@ def test_another_round_not_offered_after_worse(core_driver: CoreDriver) -> None:
     d = finish_round(core_driver, knot="Worse")
     assert content.text("rate.knot_worse") in core_reply_text(d)
     assert core_driver.labels() == ["Another spot", "Finish"]
-    forged = core_driver.send(Press(core_driver.state.prompt, "again"))
+    forged = core_driver.send(Press(core_driver.state.prompt, decode_action("again")))
     assert forged.state.step is Step.NEXT
 
 
@@ -1044,7 +1044,7 @@ def test_stale_button_toasts_and_reasks(step_states: dict[Step, State], core_env
     for prompt in (max(0, state.prompt - 5), state.prompt + 3):
         if prompt in (state.prompt, state.prompt - 1):
             continue
-        d = decide(state, Press(prompt, "begin"), core_env)
+        d = decide(state, Press(prompt, decode_action("begin")), core_env)
         assert d.state == state
         assert toasts(d) == [content.text("toast.stale")]
         assert content.text("hint.stale") in core_reply_text(d)
@@ -1054,7 +1054,7 @@ def test_stale_button_toasts_and_reasks(step_states: dict[Step, State], core_env
 @pytest.mark.parametrize("step", ALL_STEPS)
 def test_double_tap_only_toasts(step_states: dict[Step, State], core_env: Env, step: Step) -> None:
     state = step_states[step]
-    d = decide(state, Press(state.prompt - 1, "none"), core_env)
+    d = decide(state, Press(state.prompt - 1, decode_action("none")), core_env)
     assert d.state == state
     assert d.effects == (Toast(core_env.content.text("toast.already")),)
 
@@ -1083,7 +1083,7 @@ def test_a_current_button_with_a_foreign_action_is_reasked(
     step_states: dict[Step, State], core_env: Env, step: Step
 ) -> None:
     state = step_states[step]
-    d = decide(state, Press(state.prompt, "nonsense:action"), core_env)
+    d = decide(state, Press(state.prompt, decode_action("nonsense:action")), core_env)
     assert d.state == state
     assert toasts(d)
     assert last_question(d) == question(state, core_env)

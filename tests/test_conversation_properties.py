@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.domain.actions import Band, decode_action
 from bot.domain.content import AREA_IDS, Content
 from bot.domain.conversation import INTENSITIES, KNOT_FEELS, Decision, Env, decide, question
 from bot.domain.effects import Cancel, Message, Reply, Schedule, Toast
@@ -135,7 +136,7 @@ plans = st.one_of(
     # weight: tap an offered button most of the time, so that sessions get deep
     *[st.integers(min_value=0, max_value=40).map(PressOffered)] * 10,
     st.builds(PressNear, st.integers(min_value=-3, max_value=2), actions),
-    st.builds(Press, st.integers(min_value=0, max_value=10**9), actions),
+    st.builds(Press, st.integers(min_value=0, max_value=10**9), actions.map(decode_action)),
     st.just(BadPress()),
     (
         st.sampled_from(["sticker", "photo", "voice", "video", "location", "contact"]) | st.text(max_size=10)
@@ -184,7 +185,7 @@ def resolve(plan: object, state: State, phone: Phone) -> Event:
         assert isinstance(press, Press)
         return press
     if isinstance(plan, PressNear):
-        return Press(max(0, state.prompt + plan.delta), plan.action)
+        return Press(max(0, state.prompt + plan.delta), decode_action(plan.action))
     assert isinstance(plan, Command | Text | Press | BadPress | Unsupported)
     return plan
 
@@ -263,7 +264,7 @@ def check_decision(before: State, decision: Decision) -> None:
                     press = decode_press(button.data)
                     assert isinstance(press, Press), button.data
                     # follow-up buttons are out of band (prompt 0); all others belong to the question
-                    expected = 0 if press.action.startswith(("fu.", "pl.")) else state.prompt
+                    expected = 0 if press.action.band in (Band.FOLLOWUP, Band.PLAN) else state.prompt
                     assert press.prompt == expected, (button, state.prompt)
         if isinstance(effect, Schedule):
             assert effect.delay >= 0

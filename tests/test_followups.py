@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.domain.actions import decode_action
 from bot.domain.content import Content
 from bot.domain.decision import CheckStatus, Decision, Env
 from bot.domain.effects import Cancel, RecordCheckin, Reply, Schedule, SetProfile, Toast
@@ -198,7 +199,7 @@ def finish_session(p: Person) -> Decision:
     p.press("Steady pressure")
     p.press("30 s")
     p.press("Start")
-    p.send(Press(p.state.prompt, "int:right"))
+    p.send(Press(p.state.prompt, decode_action("int:right")))
     p.press("Softer")
     p.press("Finish")
     return p.press("Yes, check in")
@@ -272,7 +273,7 @@ def test_close_call_offers_candidates(person: Person) -> None:
     finish_session(person)
     state = person.state.advance(Step.TZ_CONFIRM, zones=("Europe/Berlin", "Europe/Busingen"))
     person.state = state
-    d = person.send(Press(state.prompt, "tz:1"))
+    d = person.send(Press(state.prompt, decode_action("tz:1")))
     assert person.env.profile.tz == "Europe/Busingen" and d.state.step is Step.IDLE
 
 
@@ -399,10 +400,12 @@ def test_a_check_answer_counts_once_and_only_for_a_check_that_was_sent(person: P
     check = first_check(person)
     state = person.state
     forged = [
-        Press(0, f"fu.chk:{person.state.session + 1}:upper_back:0:same"),  # a session with no check
-        Press(0, f"fu.chk:{person.state.session}:neck:0:same"),  # an area that was not worked
-        Press(0, f"fu.chk:{person.state.session}:upper_back:7:same"),  # a repeat never asked
-        Press(0, "fu.chk:00:upper_back:٠:same"),  # digits that are not ASCII
+        Press(
+            0, decode_action(f"fu.chk:{person.state.session + 1}:upper_back:0:same")
+        ),  # a session with no check
+        Press(0, decode_action(f"fu.chk:{person.state.session}:neck:0:same")),  # an area that was not worked
+        Press(0, decode_action(f"fu.chk:{person.state.session}:upper_back:7:same")),  # a repeat never asked
+        Press(0, decode_action("fu.chk:00:upper_back:٠:same")),  # digits that are not ASCII
     ]
     for press in forged:
         d = person.send(press)
@@ -459,7 +462,7 @@ def test_saying_no_schedules_nothing(person: Person) -> None:
     person.text("calves")
     for label in ("Found it", "Foam roller", "Steady pressure", "30 s", "Start"):
         person.press(label)
-    person.send(Press(person.state.prompt, "int:right"))
+    person.send(Press(person.state.prompt, decode_action("int:right")))
     person.press("Softer")
     person.press("Finish")
     d = person.press("No, thanks")

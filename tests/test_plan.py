@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from bot.domain.actions import decode_action
 from bot.domain.conversation import decide
 from bot.domain.decision import Decision, Env
 from bot.domain.effects import Cancel, DropPlan, Kind, Message, Reply, SavePlan, Schedule, SetProfile
@@ -400,8 +401,8 @@ def test_a_plan_is_offered_once_after_a_session_that_went_well(core_env: Env) ->
         person.press(core_env.content.recommended_technique().name + " (recommended)")
         person.press("30 s")
         person.press("Start")
-        person.send(Press(person.state.prompt, "int:right"))
-        person.send(Press(person.state.prompt, f"knot:{knot}"))
+        person.send(Press(person.state.prompt, decode_action("int:right")))
+        person.send(Press(person.state.prompt, decode_action(f"knot:{knot}")))
         person.press("Finish")
         person.press("No, thanks")
 

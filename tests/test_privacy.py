@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.adapters.telegram import COMMANDS
+from bot.domain.actions import decode_action
 from bot.domain.conversation import decide
 from bot.domain.decision import Env
 from bot.domain.effects import ForgetPerson, Reply, Toast
@@ -80,7 +81,7 @@ def test_delete_asks_first_and_erases_only_on_the_current_button(core_env: Env) 
     assert not any(isinstance(e, ForgetPerson) for e in late.effects)
     assert any(isinstance(e, Toast) for e in late.effects)
     # a forged privacy action: nothing erased
-    forged = decide(state, Press(7, "priv:everything"), core_env)
+    forged = decide(state, Press(7, decode_action("priv:everything")), core_env)
     assert not any(isinstance(e, ForgetPerson) for e in forged.effects)
 
 
@@ -132,7 +133,9 @@ async def _run_session(service: ConversationService, chat: str, first_update: in
     for event in events:
         await service.handle("telegram", chat, chat, event, update_id=uid)
         uid += 1
-    await service.handle("telegram", chat, chat, Press(0, "x"), update_id=uid)  # a stale press: harmless
+    await service.handle(
+        "telegram", chat, chat, Press(0, decode_action("x")), update_id=uid
+    )  # a stale press: harmless
     uid += 1
     for action in state_actions:
         state = await _state(service.db, chat)
@@ -140,11 +143,11 @@ async def _run_session(service: ConversationService, chat: str, first_update: in
             if state.step is Step.AREA:
                 event: Any = Text("my upper back hurts")
             elif state.step is Step.TOOL:
-                event = Press(state.prompt, "tool:ball")
+                event = Press(state.prompt, decode_action("tool:ball"))
             else:
-                event = Press(state.prompt, "tech:static_pressure")
+                event = Press(state.prompt, decode_action("tech:static_pressure"))
         else:
-            event = Press(state.prompt, action)
+            event = Press(state.prompt, decode_action(action))
         await service.handle("telegram", chat, chat, event, update_id=uid)
         uid += 1
     return uid

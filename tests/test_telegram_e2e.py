@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from bot.adapters.telegram import build_application
 from bot.content_loader import DEFAULT_CONTENT_DIR, load_content
+from bot.domain.actions import Band
 from bot.domain.events import Press, decode_press
 from bot.domain.matcher import Matcher
 from bot.domain.state import Step
@@ -321,7 +322,7 @@ class Odd:
 
 
 CONTENT = load_content(DEFAULT_CONTENT_DIR)
-OUT_OF_BAND = ("fu.", "pl.")  # follow-up and plan buttons: valid whatever the question
+OUT_OF_BAND = (Band.FOLLOWUP, Band.PLAN)  # follow-up and plan buttons: valid whatever the question
 NON_ANSWER = "qwzx plorf"
 PER_STEP = "per step"  # the hint typed text gets depends on the step (NON_ANSWER_HINTS)
 ODD_INPUTS = (
@@ -354,7 +355,7 @@ def stale_button(user: FakeUser, prompt: int) -> str:
             press = decode_press(button.get("callback_data"))
             if (
                 isinstance(press, Press)
-                and not press.action.startswith(OUT_OF_BAND)
+                and press.action.band not in OUT_OF_BAND
                 and press.prompt < prompt - 1
             ):
                 return str(button["callback_data"])
@@ -399,7 +400,7 @@ async def poke_everything(
         prompts = {
             p.prompt
             for p in map(decode_press, (b["callback_data"] for r in asked.keyboard for b in r))
-            if isinstance(p, Press) and not p.action.startswith(OUT_OF_BAND)
+            if isinstance(p, Press) and p.action.band not in OUT_OF_BAND
         }
         assert prompts <= {poke.prompt}, f"{where}: the buttons asked again are live"
         if odd.toast:

@@ -13,6 +13,19 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from bot.domain import followups, plan_chat, privacy
+from bot.domain.actions import (
+    Action,
+    Area,
+    Band,
+    Flag,
+    FollowupTap,
+    HoldLength,
+    Intensity,
+    Knot,
+    Tap,
+    Technique,
+    Tool,
+)
 from bot.domain.content import Content, RedFlag, Severity
 from bot.domain.decision import Decision, Env
 from bot.domain.effects import (
@@ -37,8 +50,8 @@ from bot.domain.pictures import describe as describe_picture
 from bot.domain.state import State, Step
 
 HOLD_KEY_PREFIX = "hold:"
-CHECK_YES = "yes"
-CHECK_NO = "no"
+CHECK_YES = Tap.YES
+CHECK_NO = Tap.NO
 # free text typed here is about the person's problem: an area named with it is kept
 AREA_STEPS = frozenset({Step.AREA, Step.AREA_CONFIRM})
 INTENSITIES = ("light", "right", "much")
@@ -54,7 +67,7 @@ ENDING_SEVERITIES = frozenset(
 # -- small helpers ----------------------------------------------------------------
 
 
-def _btn(state: State, label: str, action: str) -> Button:
+def _btn(state: State, label: str, action: Action) -> Button:
     return Button(label=label, data=encode_press(state.prompt, action))
 
 
@@ -86,32 +99,36 @@ def question(state: State, env: Env) -> Message:
     t = c.text
     step = state.step
     if step is Step.IDLE:
-        return Message(t("idle.prompt"), _rows(_btn(state, t("button.begin"), "begin")))
+        return Message(t("idle.prompt"), _rows(_btn(state, t("button.begin"), Tap.BEGIN)))
     if step is Step.SCREENING:
         signs = "\n".join(f"• {f.description}" for f in c.red_flags)
         return Message(
             t("screening.question", signs=signs),
-            _rows(_btn(state, t("button.none_apply"), "none"), _btn(state, t("button.one_applies"), "some")),
+            _rows(
+                _btn(state, t("button.none_apply"), Tap.NONE), _btn(state, t("button.one_applies"), Tap.SOME)
+            ),
         )
     if step is Step.SCREENING_PICK:
-        flags = [_btn(state, f.label, f"flag:{f.id}") for f in c.red_flags]
-        return Message(t("screening.pick"), _rows(*flags, _btn(state, t("button.none_apply"), "none")))
+        flags = [_btn(state, f.label, Flag(f.id)) for f in c.red_flags]
+        return Message(t("screening.pick"), _rows(*flags, _btn(state, t("button.none_apply"), Tap.NONE)))
     if step is Step.AREA:
-        buttons = [_btn(state, a.name, f"area:{a.id}") for a in c.areas]
+        buttons = [_btn(state, a.name, Area(a.id)) for a in c.areas]
         rows = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
         return Message(t("area.question"), rows)
     if step is Step.AREA_CONFIRM:
-        cands = [_btn(state, c.area(a).name, f"area:{a}") for a in state.candidates]
-        return Message(t("area.did_you_mean"), _rows(*cands, _btn(state, t("button.none_of_those"), "other")))
+        cands = [_btn(state, c.area(a).name, Area(a)) for a in state.candidates]
+        return Message(
+            t("area.did_you_mean"), _rows(*cands, _btn(state, t("button.none_of_those"), Tap.OTHER))
+        )
     if step is Step.LOCATE:
         area = c.area(_need(state.area))
-        buttons = [_btn(state, t("button.found_it"), "found")]
+        buttons = [_btn(state, t("button.found_it"), Tap.FOUND)]
         if state.locate_tries < 2:
-            buttons.append(_btn(state, t("button.cant_find"), "cant"))
+            buttons.append(_btn(state, t("button.cant_find"), Tap.CANT))
         else:
             buttons += [
-                _btn(state, t("button.other_spot"), "spot"),
-                _btn(state, t("button.finish"), "finish"),
+                _btn(state, t("button.other_spot"), Tap.SPOT),
+                _btn(state, t("button.finish"), Tap.FINISH),
             ]
         return Message(t("locate.question", area=area.name, knots_sit=area.knots_sit), _rows(*buttons))
     if step is Step.TOOL:
@@ -122,7 +139,7 @@ def question(state: State, env: Env) -> Message:
             tool = c.tool(setup.tool)
             label = t("button.recommended", label=tool.name) if i == 0 else tool.name
             lines.append(f"• {label}: {tool.why}")
-            buttons.append(_btn(state, label, f"tool:{tool.id}"))
+            buttons.append(_btn(state, label, Tool(tool.id)))
         return Message(t("tool.question", area=area.name, tools="\n".join(lines)), _rows(*buttons))
     if step is Step.TECHNIQUE:
         lines = []
@@ -130,15 +147,15 @@ def question(state: State, env: Env) -> Message:
         for tech in c.techniques:
             label = t("button.recommended", label=tech.name) if tech.recommended else tech.name
             lines.append(f"• {label}: {tech.summary}")
-            buttons.append(_btn(state, label, f"tech:{tech.id}"))
+            buttons.append(_btn(state, label, Technique(tech.id)))
         return Message(t("technique.question", techniques="\n".join(lines)), _rows(*buttons))
     if step is Step.HOLD_LENGTH:
-        secs = [_btn(state, t("button.seconds", seconds=s), f"len:{s}") for s in c.session.hold_seconds]
+        secs = [_btn(state, t("button.seconds", seconds=s), HoldLength(s)) for s in c.session.hold_seconds]
         return Message(t("hold.length_question"), (tuple(secs),))
     if step is Step.HOLD_READY:
         return Message(
             t("hold.ready", seconds=state.hold_seconds),
-            _rows(_btn(state, t("button.start"), "start"), _btn(state, t("button.cancel"), "cancel")),
+            _rows(_btn(state, t("button.start"), Tap.START), _btn(state, t("button.cancel"), Tap.CANCEL)),
         )
     if step is Step.HOLDING:
         if state.hold_ends_at is not None and env.now >= state.hold_ends_at:
@@ -150,7 +167,7 @@ def question(state: State, env: Env) -> Message:
         labels = [t(f"button.knot_{k}") for k in KNOT_FEELS]
         return Message(
             t("rate.knot_question"),
-            (tuple(_btn(state, label, f"knot:{k}") for label, k in zip(labels, KNOT_FEELS, strict=True)),),
+            (tuple(_btn(state, label, Knot(k)) for label, k in zip(labels, KNOT_FEELS, strict=True)),),
         )
     if step is Step.NEXT:
         return next_question(state, env)
@@ -166,7 +183,8 @@ def question(state: State, env: Env) -> Message:
     return Message(
         t("followup.question"),
         _rows(
-            _btn(state, t("button.followups_yes"), "fu:yes"), _btn(state, t("button.followups_no"), "fu:no")
+            _btn(state, t("button.followups_yes"), Tap.FOLLOWUPS_YES),
+            _btn(state, t("button.followups_no"), Tap.FOLLOWUPS_NO),
         ),
     )
 
@@ -184,12 +202,12 @@ def warning_check_question(state: State, env: Env) -> Message:
 def hold_buttons(state: State, env: Env) -> tuple[tuple[Button, ...], ...]:
     t = env.content.text
     if paused(state):
-        return ((_btn(state, t("button.resume"), "resume"), _btn(state, t("button.stop"), "stop")),)
+        return ((_btn(state, t("button.resume"), Tap.RESUME), _btn(state, t("button.stop"), Tap.STOP)),)
     return (
         (
-            _btn(state, t("button.too_intense"), "intense"),
-            _btn(state, t("button.pause"), "pause"),
-            _btn(state, t("button.stop"), "stop"),
+            _btn(state, t("button.too_intense"), Tap.INTENSE),
+            _btn(state, t("button.pause"), Tap.PAUSE),
+            _btn(state, t("button.stop"), Tap.STOP),
         ),
     )
 
@@ -208,7 +226,7 @@ def intensity_question(state: State, env: Env) -> Message:
     labels = [t(f"button.intensity_{i}") for i in INTENSITIES]
     return Message(
         t("rate.intensity_question"),
-        (tuple(_btn(state, label, f"int:{i}") for label, i in zip(labels, INTENSITIES, strict=True)),),
+        (tuple(_btn(state, label, Intensity(i)) for label, i in zip(labels, INTENSITIES, strict=True)),),
     )
 
 
@@ -216,8 +234,8 @@ def next_question(state: State, env: Env) -> Message:
     t = env.content.text
     buttons = []
     if state.round < env.content.session.max_rounds and state.knot != "worse":
-        buttons.append(_btn(state, t("button.another_round"), "again"))
-    buttons += [_btn(state, t("button.other_spot"), "spot"), _btn(state, t("button.finish"), "finish")]
+        buttons.append(_btn(state, t("button.another_round"), Tap.AGAIN))
+    buttons += [_btn(state, t("button.other_spot"), Tap.SPOT), _btn(state, t("button.finish"), Tap.FINISH)]
     return Message(
         t("next.question", rounds=state.round, max_rounds=env.content.session.max_rounds), _rows(*buttons)
     )
@@ -367,7 +385,8 @@ def on_text(state: State, text: str, env: Env) -> Decision:
     if state.step is Step.PLAN_TIME:
         return plan_chat.on_time_text(state, text, env)
     if state.step is Step.FOLLOWUP and words in YES_WORDS | NO_WORDS:
-        return on_press(state, Press(state.prompt, "fu:yes" if words in YES_WORDS else "fu:no"), env)
+        answer = Tap.FOLLOWUPS_YES if words in YES_WORDS else Tap.FOLLOWUPS_NO
+        return on_press(state, Press(state.prompt, answer), env)
     if state.step is Step.HOLDING and not (state.hold_ends_at is not None and env.now >= state.hold_ends_at):
         return ask(state, env, _reply(t("hint.holding")))
     return ask(state, env, _reply(t("hint.use_buttons")))
@@ -413,13 +432,14 @@ def on_stale(state: State, press: Press, env: Env) -> Decision:
 
 
 def on_press(state: State, press: Press, env: Env) -> Decision:
-    if press.action.startswith(privacy.ACTION_PREFIX):
+    band = press.action.band
+    if band is Band.PRIVACY:
         return privacy.on_press(state, press, env, ask)
-    if press.action.startswith(plan_chat.ACTION_PREFIX):
+    if band is Band.PLAN:
         return plan_chat.on_press(state, press.action, env, ask, start_planned)
-    if press.action.startswith(followups.ACTION_PREFIX):
+    if band is Band.FOLLOWUP:
         # follow-up buttons answer messages sent later, whatever the conversation is doing
-        if press.action == followups.ACTION_PREFIX + "massage":
+        if press.action is FollowupTap.MASSAGE:
             return start_session(state, env)
         found = followups.on_press(state, press.action, env)
         if found is None:
@@ -435,14 +455,14 @@ def on_press(state: State, press: Press, env: Env) -> Decision:
     return decision
 
 
-def _check_press(state: State, action: str, env: Env) -> Decision | None:
+def _check_press(state: State, action: Action, env: Env) -> Decision | None:
     if action in (CHECK_YES, CHECK_NO):
-        return on_check_answer(state, action == CHECK_YES, env)
+        return on_check_answer(state, action is CHECK_YES, env)
     return None
 
 
-def _idle_press(state: State, action: str, env: Env) -> Decision | None:
-    return start_session(state, env) if action == "begin" else None
+def _idle_press(state: State, action: Action, env: Env) -> Decision | None:
+    return start_session(state, env) if action is Tap.BEGIN else None
 
 
 def screening_cleared(state: State, env: Env) -> Decision:
@@ -453,42 +473,48 @@ def screening_cleared(state: State, env: Env) -> Decision:
     return ask(state.advance(Step.AREA), env, cleared)
 
 
-def _screening_press(state: State, action: str, env: Env) -> Decision | None:
-    if action == "none":
-        return screening_cleared(state, env)
-    if action == "some" and state.step is Step.SCREENING:
-        return ask(state.advance(Step.SCREENING_PICK), env)
-    if action.startswith("flag:"):
-        try:
-            flag = env.content.red_flag(action.removeprefix("flag:"))
-        except KeyError:
-            return None
-        return red_flag_reply(flag, state, env)
+def _screening_press(state: State, action: Action, env: Env) -> Decision | None:
+    match action:
+        case Tap.NONE:
+            return screening_cleared(state, env)
+        case Tap.SOME if state.step is Step.SCREENING:
+            return ask(state.advance(Step.SCREENING_PICK), env)
+        case Flag(flag_id):
+            try:
+                flag = env.content.red_flag(flag_id)
+            except KeyError:
+                return None
+            return red_flag_reply(flag, state, env)
     return None
 
 
-def _area_press(state: State, action: str, env: Env) -> Decision | None:
-    if action == "other":
-        return ask(state.advance(Step.AREA, candidates=()), env)
-    area_id = action.removeprefix("area:")
-    if not action.startswith("area:") or area_id not in {a.id for a in env.content.areas}:
-        return None
-    return area_chosen(state, area_id, env)
+def _area_press(state: State, action: Action, env: Env) -> Decision | None:
+    match action:
+        case Tap.OTHER:
+            return ask(state.advance(Step.AREA, candidates=()), env)
+        case Area(area_id) if area_id in {a.id for a in env.content.areas}:
+            return area_chosen(state, area_id, env)
+    return None
 
 
-def _locate_press(state: State, action: str, env: Env) -> Decision | None:
+def _locate_press(state: State, action: Action, env: Env) -> Decision | None:
     t = env.content.text
-    if action == "found":
-        return ask(state.advance(Step.TOOL), env)
-    if action == "cant" and state.locate_tries < 2:
-        key = "locate.tips" if state.locate_tries == 0 else "locate.warm_up"
-        return ask(state.advance(Step.LOCATE, locate_tries=state.locate_tries + 1), env, _reply(t(key)))
-    return _next_press(state, action, env) if action in ("spot", "finish") else None
+    match action:
+        case Tap.FOUND:
+            return ask(state.advance(Step.TOOL), env)
+        case Tap.CANT if state.locate_tries < 2:
+            key = "locate.tips" if state.locate_tries == 0 else "locate.warm_up"
+            return ask(state.advance(Step.LOCATE, locate_tries=state.locate_tries + 1), env, _reply(t(key)))
+        case Tap.SPOT | Tap.FINISH:
+            return _next_press(state, action, env)
+    return None
 
 
-def _tool_press(state: State, action: str, env: Env) -> Decision | None:
+def _tool_press(state: State, action: Action, env: Env) -> Decision | None:
+    if not isinstance(action, Tool):
+        return None
     area = env.content.area(_need(state.area))
-    tool_id = action.removeprefix("tool:")
+    tool_id = action.id
     setup = next((s for s in area.tools if s.tool == tool_id), None)
     if setup is None:
         return None
@@ -500,24 +526,22 @@ def _tool_press(state: State, action: str, env: Env) -> Decision | None:
     return ask(state.advance(Step.TECHNIQUE, tool=tool_id), env, Reply(shown))
 
 
-def _technique_press(state: State, action: str, env: Env) -> Decision | None:
-    tech_id = action.removeprefix("tech:")
-    if tech_id not in {t.id for t in env.content.techniques}:
+def _technique_press(state: State, action: Action, env: Env) -> Decision | None:
+    if not isinstance(action, Technique) or action.id not in {t.id for t in env.content.techniques}:
         return None
-    return ask(state.advance(Step.HOLD_LENGTH, technique=tech_id), env)
+    return ask(state.advance(Step.HOLD_LENGTH, technique=action.id), env)
 
 
-def _length_press(state: State, action: str, env: Env) -> Decision | None:
-    raw = action.removeprefix("len:")
-    if not raw.isdigit() or int(raw) not in env.content.session.hold_seconds:
+def _length_press(state: State, action: Action, env: Env) -> Decision | None:
+    if not isinstance(action, HoldLength) or action.seconds not in env.content.session.hold_seconds:
         return None
-    return ask(state.advance(Step.HOLD_READY, hold_seconds=int(raw)), env)
+    return ask(state.advance(Step.HOLD_READY, hold_seconds=action.seconds), env)
 
 
-def _ready_press(state: State, action: str, env: Env) -> Decision | None:
-    if action == "cancel":
+def _ready_press(state: State, action: Action, env: Env) -> Decision | None:
+    if action is Tap.CANCEL:
         return on_command(state, "cancel", env)
-    if action != "start":
+    if action is not Tap.START:
         return None
     return start_hold(state, env)
 
@@ -617,38 +641,38 @@ def _need_int(value: int | None) -> int:
     return value
 
 
-def _holding_press(state: State, action: str, env: Env) -> Decision | None:
+def _holding_press(state: State, action: Action, env: Env) -> Decision | None:
     t = env.content.text
-    if action == "intense":
-        if state.hold_ends_at is not None and env.now >= state.hold_ends_at:
-            return ask(state, env, Toast(t("toast.hold_over")))
-        if paused(state):
-            return ask(state, env, Toast(t("toast.paused")))
-        return Decision(state, (Toast(t("toast.eased")), _reply(t("hold.too_intense"))))
-    if action == "stop":
-        stopped = state.advance(Step.HOLDING, hold_ends_at=env.now, hold_left=None)
-        return ask(stopped, env, Cancel(HOLD_KEY_PREFIX), _reply(t("hold.stopped")))
-    if action in ("pause", "resume"):
-        return _pause_or_resume(state, action, env)
-    if action.startswith("int:") and action.removeprefix("int:") in INTENSITIES:
-        intensity = action.removeprefix("int:")
-        # a rating ends the hold, even if it came early: cancel what is left
-        before: list[Effect] = [Cancel(HOLD_KEY_PREFIX)]
-        if intensity != "right":
-            before.append(_reply(t(f"rate.intensity_{intensity}")))
-        return ask(
-            state.advance(Step.RATE_KNOT, intensity=intensity, hold_ends_at=None, hold_left=None),
-            env,
-            *before,
-        )
+    match action:
+        case Tap.INTENSE:
+            if state.hold_ends_at is not None and env.now >= state.hold_ends_at:
+                return ask(state, env, Toast(t("toast.hold_over")))
+            if paused(state):
+                return ask(state, env, Toast(t("toast.paused")))
+            return Decision(state, (Toast(t("toast.eased")), _reply(t("hold.too_intense"))))
+        case Tap.STOP:
+            stopped = state.advance(Step.HOLDING, hold_ends_at=env.now, hold_left=None)
+            return ask(stopped, env, Cancel(HOLD_KEY_PREFIX), _reply(t("hold.stopped")))
+        case Tap.PAUSE | Tap.RESUME:
+            return _pause_or_resume(state, action is Tap.PAUSE, env)
+        case Intensity(intensity) if intensity in INTENSITIES:
+            # a rating ends the hold, even if it came early: cancel what is left
+            before: list[Effect] = [Cancel(HOLD_KEY_PREFIX)]
+            if intensity != "right":
+                before.append(_reply(t(f"rate.intensity_{intensity}")))
+            return ask(
+                state.advance(Step.RATE_KNOT, intensity=intensity, hold_ends_at=None, hold_left=None),
+                env,
+                *before,
+            )
     return None
 
 
-def _pause_or_resume(state: State, action: str, env: Env) -> Decision | None:
+def _pause_or_resume(state: State, pause: bool, env: Env) -> Decision | None:
     """Pause: the prompts stop, the seconds still to go are kept. Resume: the rest of the hold."""
     t = env.content.text
     seconds = _need_int(state.hold_seconds)
-    if action == "pause":
+    if pause:
         if paused(state) or state.hold_ends_at is None or env.now >= state.hold_ends_at:
             return ask(state, env, Toast(t("toast.hold_over") if not paused(state) else t("toast.paused")))
         left = min(float(seconds), (state.hold_ends_at - env.now) / env.time_scale)
@@ -662,10 +686,10 @@ def _pause_or_resume(state: State, action: str, env: Env) -> Decision | None:
     return Decision(resumed, (again, *_hold_schedules(resumed, env, lead=0.0, elapsed=seconds - left)))
 
 
-def _knot_press(state: State, action: str, env: Env) -> Decision | None:
-    knot = action.removeprefix("knot:")
-    if not action.startswith("knot:") or knot not in KNOT_FEELS:
+def _knot_press(state: State, action: Action, env: Env) -> Decision | None:
+    if not isinstance(action, Knot) or action.feel not in KNOT_FEELS:
         return None
+    knot = action.feel
     record = RecordRound(
         session=state.session,
         round=state.round,
@@ -681,15 +705,15 @@ def _knot_press(state: State, action: str, env: Env) -> Decision | None:
     return ask(after, env, record, _reply(env.content.text(f"rate.knot_{knot}")))
 
 
-def _next_press(state: State, action: str, env: Env) -> Decision | None:
-    if action == "again" and state.round < env.content.session.max_rounds and state.knot != "worse":
+def _next_press(state: State, action: Action, env: Env) -> Decision | None:
+    if action is Tap.AGAIN and state.round < env.content.session.max_rounds and state.knot != "worse":
         return ask(state.advance(Step.HOLD_LENGTH), env)
-    if action == "spot":
+    if action is Tap.SPOT:
         moved = replace(
             state, area=None, candidates=(), tool=None, technique=None, round=0, locate_tries=0, knot=None
         )
         return ask(moved.advance(Step.AREA), env)
-    if action == "finish":
+    if action is Tap.FINISH:
         return aftercare(state, env)
     return None
 
@@ -710,10 +734,10 @@ def aftercare(state: State, env: Env) -> Decision:
     )
 
 
-def _followup_press(state: State, action: str, env: Env) -> Decision | None:
-    if action not in ("fu:yes", "fu:no"):
+def _followup_press(state: State, action: Action, env: Env) -> Decision | None:
+    if action is not Tap.FOLLOWUPS_YES and action is not Tap.FOLLOWUPS_NO:
         return None
-    wanted = action == "fu:yes"
+    wanted = action is Tap.FOLLOWUPS_YES
     record = RecordFollowups(session=state.session, wanted=wanted, areas=state.areas_done)
     if wanted:
         opted = followups.opt_in(state, env)
@@ -724,7 +748,7 @@ def _followup_press(state: State, action: str, env: Env) -> Decision | None:
     )
 
 
-PRESS_HANDLERS: dict[Step, Callable[[State, str, Env], Decision | None]] = {
+PRESS_HANDLERS: dict[Step, Callable[[State, Action, Env], Decision | None]] = {
     Step.IDLE: _idle_press,
     Step.SCREENING: _screening_press,
     Step.SCREENING_PICK: _screening_press,

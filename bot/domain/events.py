@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.domain.actions import Action, decode_action, encode_action
+
 CALLBACK_VERSION = "k1"
 # Telegram's limit on a button's callback data, in bytes. The domain must not import telegram, so it
 # is written here once; tests/test_events_state.py asserts that it equals PTB's
@@ -27,10 +29,10 @@ class Text:
 
 @dataclass(frozen=True)
 class Press:
-    """A button press: the question it belongs to and the chosen action."""
+    """A button press: the question it belongs to and the chosen action (typed, or Unknown)."""
 
     prompt: int
-    action: str
+    action: Action
 
 
 @dataclass(frozen=True)
@@ -67,16 +69,17 @@ def command_name(text: str) -> str | None:
     return name or None
 
 
-def encode_press(prompt: int, action: str) -> str:
+def encode_press(prompt: int, action: Action) -> str:
     """Callback data for a button; at most 64 bytes (CALLBACK_DATA_LIMIT) as Telegram requires."""
-    data = f"{CALLBACK_VERSION}:{prompt}:{action}"
+    data = f"{CALLBACK_VERSION}:{prompt}:{encode_action(action)}"
     if len(data.encode()) > CALLBACK_DATA_LIMIT:
         raise ValueError(f"callback data too long: {data!r}")
     return data
 
 
 def decode_press(data: str | None) -> Press | BadPress:
-    """Parse callback data; anything malformed becomes :class:`BadPress`."""
+    """Parse callback data; anything malformed becomes :class:`BadPress`. A well-formed press whose
+    action the bot does not issue carries :class:`bot.domain.actions.Unknown`."""
     if not data:
         return BadPress()
     parts = data.split(":", 2)
@@ -84,4 +87,4 @@ def decode_press(data: str | None) -> Press | BadPress:
         return BadPress()
     if not (parts[1].isascii() and parts[1].isdigit()):
         return BadPress()
-    return Press(prompt=int(parts[1]), action=parts[2])
+    return Press(prompt=int(parts[1]), action=decode_action(parts[2]))

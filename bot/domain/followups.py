@@ -6,8 +6,10 @@ a hydration reminder that would fall into quiet hours moves to their end, or goe
 with the next-day check if it would come no earlier. What happens to a follow-up
 that comes due late (the bot was down) is decided here too, by
 :func:`late_followup`; the dispatcher only carries that out. Follow-up buttons
-work outside the question flow ("out of band"): their actions start with ``fu.``
-and are accepted whatever the conversation is doing, because they answer a
+work outside the question flow ("out of band"): their actions are of the follow-up
+band (:class:`bot.domain.actions.FollowupTap`, :class:`~bot.domain.actions.ReminderHour`,
+:class:`~bot.domain.actions.CheckAnswer`; ``fu.`` on the wire) and are accepted whatever the
+conversation is doing, because they answer a
 message that may arrive in the middle of something else.
 """
 
@@ -16,6 +18,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.domain.actions import (
+    CHECK_ANSWERS,
+    Action,
+    CheckAnswer,
+    FollowupTap,
+    ReminderHour,
+    Tap,
+    TzChoice,
+)
 from bot.domain.content import Content
 from bot.domain.decision import CheckStatus, Decision, Env
 from bot.domain.effects import (
@@ -37,14 +48,13 @@ from bot.domain.timing import days_later_at, local_clock, next_allowed, zone
 
 FOLLOWUP_KEY_PREFIX = "fu:"
 HYDRATION_KEY_PREFIX = "fu:hyd:"
-ACTION_PREFIX = "fu."
-ANSWERS = ("better", "same", "worse", "nerve")
+ANSWERS = CHECK_ANSWERS
 OUT_OF_BAND = 0  # the prompt number of follow-up buttons: they are not tied to a question
 TZ_STEPS = frozenset({Step.TZ_ASK, Step.TZ_CONFIRM})  # where a city, an offset or a location answers
 
 
-def _btn(label: str, action: str) -> Button:
-    return Button(label=label, data=encode_press(OUT_OF_BAND, ACTION_PREFIX + action))
+def _btn(label: str, action: FollowupTap | ReminderHour | CheckAnswer) -> Button:
+    return Button(label=label, data=encode_press(OUT_OF_BAND, action))
 
 
 def _reply(
@@ -54,7 +64,7 @@ def _reply(
 
 
 def stop_button(env: Env) -> tuple[Button, ...]:
-    return (_btn(env.content.text("button.stop_reminders"), "off"),)
+    return (_btn(env.content.text("button.stop_reminders"), FollowupTap.OFF),)
 
 
 def _now(env: Env) -> datetime:
@@ -80,17 +90,17 @@ def tz_question(state: State, env: Env) -> Message:
     location, not a button press); the terminal leaves it out and the person types.
     """
     t = env.content.text
-    share = Button(t("button.share_location"), encode_press(state.prompt, "location"))
+    share = Button(t("button.share_location"), encode_press(state.prompt, Tap.LOCATION))
     return Message(t("tz.question"), ((share,),), ask_location=True)
 
 
 def tz_candidates_question(state: State, env: Env) -> Message:
     t = env.content.text
     rows = tuple(
-        (Button(label=label, data=encode_press(state.prompt, f"tz:{i}")),)
+        (Button(label=label, data=encode_press(state.prompt, TzChoice(i))),)
         for i, label in enumerate(state.zones)
     )
-    other = (Button(t("button.none_of_those"), encode_press(state.prompt, "tz:other")),)
+    other = (Button(t("button.none_of_those"), encode_press(state.prompt, Tap.TZ_OTHER)),)
     return Message(t("tz.did_you_mean"), (*rows, other))
 
 
@@ -102,7 +112,7 @@ def current_tz_question(state: State, env: Env) -> Message:
 def ask_tz(state: State, env: Env, *before: Effect) -> Decision:
     asking = state.advance(Step.TZ_ASK, zones=())
     t = env.content.text
-    intro = _reply(t("tz.why"), ((_btn(t("button.no_reminders"), "off"),),))
+    intro = _reply(t("tz.why"), ((_btn(t("button.no_reminders"), FollowupTap.OFF),),))
     return Decision(asking, (*before, intro, Reply(tz_question(asking, env))))
 
 
@@ -158,20 +168,18 @@ def on_location(state: State, latitude: float, longitude: float, env: Env) -> De
     return zone_chosen(state, found, env)
 
 
-def on_tz_press(state: State, action: str, env: Env) -> Decision | None:
+def on_tz_press(state: State, action: Action, env: Env) -> Decision | None:
     """Buttons of the time-zone questions (bound to the question, not out of band)."""
-    if action == "location":  # only pressable where location can't be shared (no keyboard button)
-        type_city = _reply(env.content.text("tz.type_city"))
-        return Decision(state, (type_city, Reply(current_tz_question(state, env))))
-    if not action.startswith("tz:"):
-        return None
-    choice = action.removeprefix("tz:")
-    if choice == "other":
-        asking = state.advance(Step.TZ_ASK, zones=())
-        return Decision(asking, (Reply(tz_question(asking, env)),))
-    if not choice.isdigit() or int(choice) >= len(state.zones):
-        return None
-    return zone_chosen(state, zone_of(state.zones[int(choice)]), env)
+    match action:
+        case Tap.LOCATION:  # only pressable where location can't be shared (no keyboard button)
+            type_city = _reply(env.content.text("tz.type_city"))
+            return Decision(state, (type_city, Reply(current_tz_question(state, env))))
+        case Tap.TZ_OTHER:
+            asking = state.advance(Step.TZ_ASK, zones=())
+            return Decision(asking, (Reply(tz_question(asking, env)),))
+        case TzChoice(index) if index < len(state.zones):
+            return zone_chosen(state, zone_of(state.zones[index]), env)
+    return None
 
 
 def zone_of(label: str) -> str:
@@ -248,7 +256,7 @@ def check_schedule(
 def check_message(session: int, area_id: str, n: int, env: Env) -> Message:
     t = env.content.text
     area = env.content.area(area_id)
-    rows = tuple((_btn(t(f"button.check_{a}"), f"chk:{session}:{area_id}:{n}:{a}"),) for a in ANSWERS)
+    rows = tuple((_btn(t(f"button.check_{a}"), CheckAnswer(session, area_id, n, a)),) for a in ANSWERS)
     return Message(t("check.question", area=area.name.lower()), (*rows, stop_button(env)))
 
 
@@ -377,46 +385,47 @@ def fold_into_check(
 # -- out-of-band buttons -----------------------------------------------------------------
 
 
-def on_press(state: State, action: str, env: Env) -> Decision | None:
-    """Follow-up buttons (``fu.*``): valid whatever step the conversation is at."""
+def on_press(state: State, action: Action, env: Env) -> Decision | None:
+    """Follow-up buttons (the follow-up band): valid whatever step the conversation is at."""
     t = env.content.text
-    command = action.removeprefix(ACTION_PREFIX)
-    if command == "off":
-        profile = replace(env.profile, followups=False)
-        back = _back_to(state)
-        return Decision(back, (SetProfile(profile), Cancel(FOLLOWUP_KEY_PREFIX), _reply(t("reminders.off"))))
-    if command == "on":
-        profile = replace(env.profile, followups=True)
-        if profile.tz is None:
-            return ask_tz(state, env, SetProfile(profile)) if state.step is Step.IDLE else None
-        return Decision(state, (SetProfile(profile), _reply(t("reminders.on"))))
-    if command == "tz":
-        if state.step not in (Step.IDLE, Step.TZ_ASK, Step.TZ_CONFIRM):
-            return Decision(state, (_reply(t("reminders.finish_session_first")),))
-        return ask_tz(State(prompt=state.prompt, session=state.session), env)
-    if command == "hours":
-        return Decision(state, (hours_question(env),))
-    if command.startswith("hour:"):
-        raw = command.removeprefix("hour:")
-        if not raw.isdigit() or int(raw) not in env.content.followups.hour_choices:
-            return None
-        profile = replace(env.profile, hour=int(raw))
-        return Decision(
-            state, (SetProfile(profile), _reply(t("reminders.hour_set", hour=f"{int(raw):02d}:00")))
-        )
-    if command == "quiet":
-        rules = env.content.followups
-        quiet_on = env.profile.quiet_start != env.profile.quiet_end
-        start, end = (0, 0) if quiet_on else (rules.quiet_start, rules.quiet_end)
-        profile = replace(env.profile, quiet_start=start, quiet_end=end)
-        text = (
-            t("reminders.quiet_off")
-            if quiet_on
-            else t("reminders.quiet_on", start=f"{start:02d}:00", end=f"{end:02d}:00")
-        )
-        return Decision(state, (SetProfile(profile), _reply(text)))
-    if command.startswith("chk:"):
-        return on_check_answer(state, action, env)
+    match action:
+        case FollowupTap.OFF:
+            profile = replace(env.profile, followups=False)
+            back = _back_to(state)
+            return Decision(
+                back, (SetProfile(profile), Cancel(FOLLOWUP_KEY_PREFIX), _reply(t("reminders.off")))
+            )
+        case FollowupTap.ON:
+            profile = replace(env.profile, followups=True)
+            if profile.tz is None:
+                return ask_tz(state, env, SetProfile(profile)) if state.step is Step.IDLE else None
+            return Decision(state, (SetProfile(profile), _reply(t("reminders.on"))))
+        case FollowupTap.TZ:
+            if state.step not in (Step.IDLE, Step.TZ_ASK, Step.TZ_CONFIRM):
+                return Decision(state, (_reply(t("reminders.finish_session_first")),))
+            return ask_tz(State(prompt=state.prompt, session=state.session), env)
+        case FollowupTap.HOURS:
+            return Decision(state, (hours_question(env),))
+        case ReminderHour(hour):
+            if hour not in env.content.followups.hour_choices:
+                return None
+            profile = replace(env.profile, hour=hour)
+            return Decision(
+                state, (SetProfile(profile), _reply(t("reminders.hour_set", hour=f"{hour:02d}:00")))
+            )
+        case FollowupTap.QUIET:
+            rules = env.content.followups
+            quiet_on = env.profile.quiet_start != env.profile.quiet_end
+            start, end = (0, 0) if quiet_on else (rules.quiet_start, rules.quiet_end)
+            profile = replace(env.profile, quiet_start=start, quiet_end=end)
+            text = (
+                t("reminders.quiet_off")
+                if quiet_on
+                else t("reminders.quiet_on", start=f"{start:02d}:00", end=f"{end:02d}:00")
+            )
+            return Decision(state, (SetProfile(profile), _reply(text)))
+        case CheckAnswer():
+            return on_check_answer(state, action, env)
     return None
 
 
@@ -440,28 +449,17 @@ class CheckRef:
         return f"{FOLLOWUP_KEY_PREFIX}chk:{self.session}:{self.area}:{self.n}"
 
 
-CHECK_ACTION_PREFIX = ACTION_PREFIX + "chk:"
+def check_of(answer: CheckAnswer) -> CheckRef:
+    """The check a check answer answers."""
+    return CheckRef(answer.session, answer.area, answer.n)
 
 
-def parse_check_answer(action: str) -> tuple[CheckRef, str] | None:
-    """``fu.chk:<session>:<area>:<n>:<answer>`` → the check it answers and the answer; None if malformed."""
-    if not action.startswith(CHECK_ACTION_PREFIX):
-        return None
-    parts = action.removeprefix(CHECK_ACTION_PREFIX).split(":")
-    if len(parts) != 4 or not parts[0].isdigit() or not parts[2].isdigit() or parts[3] not in ANSWERS:
-        return None
-    if not (parts[0].isascii() and parts[2].isascii()):
-        return None
-    return CheckRef(int(parts[0]), parts[1], int(parts[2])), parts[3]
-
-
-def on_check_answer(state: State, action: str, env: Env) -> Decision | None:
+def on_check_answer(state: State, pressed: CheckAnswer, env: Env) -> Decision | None:
     """An answer counts once, and only for a check the bot sent (``env.checks``, from the database):
     a forged one (any session, area or number) is stale, a second tap is "already noted"."""
-    parsed = parse_check_answer(action)
-    if parsed is None:
+    check, answer = check_of(pressed), pressed.answer
+    if answer not in ANSWERS:
         return None
-    check, answer = parsed
     status = env.checks.get(check.key)
     if status is None or check.area not in {a.id for a in env.content.areas}:
         return None
@@ -479,7 +477,7 @@ def on_check_answer(state: State, action: str, env: Env) -> Decision | None:
         if same_count >= c.followups.same_answers_before_referral:
             effects.append(_reply(t("check.same_refer", area=area)))
         else:
-            massage = (_btn(t("button.start_session"), "massage"),)
+            massage = (_btn(t("button.start_session"), FollowupTap.MASSAGE),)
             effects.append(_reply(t("check.same", area=area), (massage,)))
             if env.profile.followups:
                 due = days_later_at(_now(env), c.followups.repeat_after_days, env.profile)
@@ -493,7 +491,7 @@ def on_check_answer(state: State, action: str, env: Env) -> Decision | None:
 
 def hours_question(env: Env) -> Reply:
     t = env.content.text
-    hours = [_btn(f"{h:02d}:00", f"hour:{h}") for h in env.content.followups.hour_choices]
+    hours = [_btn(f"{h:02d}:00", ReminderHour(h)) for h in env.content.followups.hour_choices]
     rows = tuple(tuple(hours[i : i + 3]) for i in range(0, len(hours), 3))
     return _reply(t("reminders.pick_hour"), rows)
 
@@ -519,12 +517,14 @@ def reminders_menu(env: Env) -> Reply:
         ),
     )
     toggle = (
-        _btn(t("button.reminders_off"), "off") if profile.followups else _btn(t("button.reminders_on"), "on")
+        _btn(t("button.reminders_off"), FollowupTap.OFF)
+        if profile.followups
+        else _btn(t("button.reminders_on"), FollowupTap.ON)
     )
     rows = (
         (toggle,),
-        (_btn(t("button.change_hour"), "hours"),),
-        (_btn(t("button.change_zone"), "tz"),),
-        (_btn(t("button.quiet_toggle"), "quiet"),),
+        (_btn(t("button.change_hour"), FollowupTap.HOURS),),
+        (_btn(t("button.change_zone"), FollowupTap.TZ),),
+        (_btn(t("button.quiet_toggle"), FollowupTap.QUIET),),
     )
     return _reply(status, rows)

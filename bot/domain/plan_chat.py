@@ -4,8 +4,9 @@ Pure, like the rest of the core. Setting up is four questions (steps
 ``PLAN_AREAS``, ``PLAN_DAYS``, ``PLAN_WEEKDAYS``, ``PLAN_TIME``), then the time
 zone if it is not known yet (the follow-ups' question, :func:`followups.ask_tz`).
 The summary's and the reminders' buttons work whatever the conversation is
-doing ("out of band", like follow-up buttons): prompt 0, actions starting with
-``pl.``. The rules (due times, what a due reminder does) are in
+doing ("out of band", like follow-up buttons): prompt 0, actions of the plan band
+(:class:`bot.domain.actions.PlanTap`, ``PlanGo``, ``PlanSnooze``, ``PlanSkip``; ``pl.`` on
+the wire). The rules (due times, what a due reminder does) are in
 :mod:`bot.domain.plan`.
 """
 
@@ -17,6 +18,17 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 
 from bot.domain import followups
+from bot.domain.actions import (
+    Action,
+    PlanArea,
+    PlanGo,
+    PlanSkip,
+    PlanSnooze,
+    PlanTap,
+    PlanTime,
+    PlanWeekday,
+    Tap,
+)
 from bot.domain.content import Content
 from bot.domain.decision import Decision, Env
 from bot.domain.effects import (
@@ -42,7 +54,6 @@ from bot.domain.plan import (
     day_key,
     in_quiet,
     next_due,
-    parse_day,
     parse_time,
     planned_at,
     reminder_key,
@@ -52,7 +63,6 @@ from bot.domain.state import State, Step
 from bot.domain.timing import next_allowed, zone
 
 COMMAND = "plan"
-ACTION_PREFIX = "pl."
 PLAN_STEPS = frozenset({Step.PLAN_AREAS, Step.PLAN_DAYS, Step.PLAN_WEEKDAYS, Step.PLAN_TIME})
 WENT_WELL = frozenset({"softer"})  # the last round's knot rating after which a plan is offered
 
@@ -69,12 +79,12 @@ class Start(Protocol):
     def __call__(self, state: State, env: Env, area: str, *before: Effect) -> Decision: ...
 
 
-def _band(label: str, action: str) -> Button:
+def _band(label: str, action: PlanTap | PlanGo | PlanSnooze | PlanSkip) -> Button:
     """An out-of-band button: valid whatever the conversation is doing."""
-    return Button(label=label, data=encode_press(followups.OUT_OF_BAND, ACTION_PREFIX + action))
+    return Button(label=label, data=encode_press(followups.OUT_OF_BAND, action))
 
 
-def _btn(state: State, label: str, action: str) -> Button:
+def _btn(state: State, label: str, action: Action) -> Button:
     return Button(label=label, data=encode_press(state.prompt, action))
 
 
@@ -129,11 +139,11 @@ def summary(plan: Plan, env: Env, *, intro: str | None = None) -> Reply:
     t = c.text
     if plan.paused:
         status = t("plan.status_paused")
-        toggle = _band(t("button.plan_resume"), "resume")
+        toggle = _band(t("button.plan_resume"), PlanTap.RESUME)
     else:
         day, at = next_due(plan, _now(env), env.profile)
         status = t("plan.status_next", when=when_wording(day, at, env.profile, c))
-        toggle = _band(t("button.plan_pause"), "pause")
+        toggle = _band(t("button.plan_pause"), PlanTap.PAUSE)
     text = t(
         "plan.summary",
         areas=area_names(plan.areas, c),
@@ -144,7 +154,11 @@ def summary(plan: Plan, env: Env, *, intro: str | None = None) -> Reply:
     )
     if intro is not None:
         text = f"{intro}\n\n{text}"
-    rows = ((_band(t("button.plan_change"), "change"),), (toggle,), (_band(t("button.plan_stop"), "stop"),))
+    rows = (
+        (_band(t("button.plan_change"), PlanTap.CHANGE),),
+        (toggle,),
+        (_band(t("button.plan_stop"), PlanTap.STOP),),
+    )
     return _reply(text, rows)
 
 
@@ -153,23 +167,23 @@ def reminder_message(plan: Plan, day: date, content: Content) -> Message:
     t = content.text
     names = " and ".join(content.area(a).name.lower() for a in plan.areas)
     if len(plan.areas) == 1:
-        starts = [_band(t("button.plan_start"), f"go:{plan.areas[0]}")]
+        starts = [_band(t("button.plan_start"), PlanGo(plan.areas[0]))]
     else:
         starts = [
-            _band(t("button.plan_start_area", area=content.area(a).name), f"go:{a}") for a in plan.areas
+            _band(t("button.plan_start_area", area=content.area(a).name), PlanGo(a)) for a in plan.areas
         ]
     snoozes = [
         _band(
             t("button.plan_snooze", minutes=m) if m < 60 else t("button.plan_snooze_hours", hours=m // 60),
-            f"snz:{m}:{day_key(day)}",
+            PlanSnooze(m, day),
         )
         for m in content.plan.snooze_minutes
     ]
     rows = (
         *((b,) for b in starts),
         tuple(snoozes),
-        (_band(t("button.plan_skip"), f"skip:{day_key(day)}"),),
-        (_band(t("button.plan_off"), "off"),),
+        (_band(t("button.plan_skip"), PlanSkip(day)),),
+        (_band(t("button.plan_off"), PlanTap.OFF),),
     )
     return Message(t("plan.reminder", minutes=content.plan.session_minutes, areas=names), rows)
 
@@ -177,7 +191,7 @@ def reminder_message(plan: Plan, day: date, content: Content) -> Message:
 def pause_offer_message(plan: Plan, content: Content) -> Message:
     """The one gentle message after several ignored reminders: pause, or keep going."""
     t = content.text
-    rows = ((_band(t("button.plan_pause"), "pause"),), (_band(t("button.plan_keep"), "keep"),))
+    rows = ((_band(t("button.plan_pause"), PlanTap.PAUSE),), (_band(t("button.plan_keep"), PlanTap.KEEP),))
     return Message(t("plan.pause_offer", n=plan.ignored), rows)
 
 
@@ -217,7 +231,7 @@ def wants_history(event: Event) -> bool:
     """Does this event need the person's recent areas (the first plan question lists them first)?"""
     if isinstance(event, Command):
         return event.name == COMMAND
-    return isinstance(event, Press) and event.action in (ACTION_PREFIX + "new", ACTION_PREFIX + "change")
+    return isinstance(event, Press) and event.action in (PlanTap.NEW, PlanTap.CHANGE)
 
 
 # -- setting a plan up ------------------------------------------------------------------
@@ -234,19 +248,19 @@ def question(state: State, env: Env) -> Message:
             _btn(
                 state,
                 t("plan.picked", label=c.area(a).name) if a in state.picked else c.area(a).name,
-                f"pa:{a}",
+                PlanArea(a),
             )
             for a in order
         ]
-        done = (_btn(state, t("button.plan_done"), "pa.done"),)
+        done = (_btn(state, t("button.plan_done"), Tap.PLAN_AREAS_DONE),)
         return Message(t("plan.areas_question"), (*_in_rows(buttons, 2), done))
     if state.step is Step.PLAN_DAYS:
         return Message(
             t("plan.days_question"),
             (
-                (_btn(state, t("plan.days_every"), "pd:every"),),
-                (_btn(state, t("plan.days_weekdays"), "pd:weekdays"),),
-                (_btn(state, t("button.plan_choose_days"), "pd:choose"),),
+                (_btn(state, t("plan.days_every"), Tap.EVERY_DAY),),
+                (_btn(state, t("plan.days_weekdays"), Tap.WEEKDAYS),),
+                (_btn(state, t("button.plan_choose_days"), Tap.CHOOSE_DAYS),),
             ),
         )
     if state.step is Step.PLAN_WEEKDAYS:
@@ -254,15 +268,15 @@ def question(state: State, env: Env) -> Message:
             _btn(
                 state,
                 t("plan.picked", label=t(f"plan.day_{d}")) if d in state.weekdays else t(f"plan.day_{d}"),
-                f"pw:{d}",
+                PlanWeekday(d),
             )
             for d in EVERY_DAY
         ]
-        done = (_btn(state, t("button.plan_done"), "pw.done"),)
+        done = (_btn(state, t("button.plan_done"), Tap.PLAN_DAYS_DONE),)
         return Message(t("plan.weekdays_question"), (*_in_rows(days, 4), done))
     # Step.PLAN_TIME: the offered times outside the person's quiet hours
     times = [
-        _btn(state, clock, f"pt:{clock.replace(':', '')}")
+        _btn(state, clock, PlanTime(int(clock[:2]), int(clock[3:])))
         for clock in c.plan.time_choices
         if not in_quiet(int(clock[:2]), int(clock[3:]), env.profile)
     ]
@@ -290,41 +304,36 @@ def _toggled(items: tuple[str, ...] | tuple[int, ...], item: str | int) -> tuple
     return tuple(x for x in items if x != item) if item in items else (*items, item)
 
 
-def on_step_press(state: State, action: str, env: Env) -> Decision | None:
+def on_step_press(state: State, action: Action, env: Env) -> Decision | None:
     """Buttons of the plan questions (bound to the question: an older one is stale)."""
     t = env.content.text
     if state.step is Step.PLAN_AREAS:
-        if action == "pa.done":
+        if action is Tap.PLAN_AREAS_DONE:
             if not state.picked:
                 return Decision(state, (_reply(t("plan.pick_an_area")), Reply(question(state, env))))
             return _ask(state.advance(Step.PLAN_DAYS), env)
-        area = action.removeprefix("pa:")
-        if not action.startswith("pa:") or area not in {a.id for a in env.content.areas}:
+        if not isinstance(action, PlanArea) or action.area not in {a.id for a in env.content.areas}:
             return None
-        picked = tuple(str(a) for a in _toggled(state.picked, area))
+        picked = tuple(str(a) for a in _toggled(state.picked, action.area))
         return _ask(state.advance(Step.PLAN_AREAS, picked=picked), env)
     if state.step is Step.PLAN_DAYS:
-        chosen = {"pd:every": EVERY_DAY, "pd:weekdays": WEEKDAYS, "pd:choose": ()}
-        if action not in chosen:
+        chosen = {Tap.EVERY_DAY: EVERY_DAY, Tap.WEEKDAYS: WEEKDAYS, Tap.CHOOSE_DAYS: ()}
+        if not isinstance(action, Tap) or action not in chosen:
             return None
-        step = Step.PLAN_WEEKDAYS if action == "pd:choose" else Step.PLAN_TIME
+        step = Step.PLAN_WEEKDAYS if action is Tap.CHOOSE_DAYS else Step.PLAN_TIME
         return _ask(state.advance(step, weekdays=chosen[action]), env)
     if state.step is Step.PLAN_WEEKDAYS:
-        if action == "pw.done":
+        if action is Tap.PLAN_DAYS_DONE:
             if not state.weekdays:
                 return Decision(state, (_reply(t("plan.pick_a_day")), Reply(question(state, env))))
             return _ask(state.advance(Step.PLAN_TIME, weekdays=tuple(sorted(state.weekdays))), env)
-        raw = action.removeprefix("pw:")
-        if not action.startswith("pw:") or not raw.isdigit() or int(raw) not in EVERY_DAY:
+        if not isinstance(action, PlanWeekday) or action.day not in EVERY_DAY:
             return None
-        days = tuple(int(str(d)) for d in _toggled(state.weekdays, int(raw)))
+        days = tuple(int(str(d)) for d in _toggled(state.weekdays, action.day))
         return _ask(state.advance(Step.PLAN_WEEKDAYS, weekdays=days), env)
-    raw = action.removeprefix("pt:")
-    if not action.startswith("pt:") or len(raw) != 4 or not raw.isdigit():
+    if not isinstance(action, PlanTime) or action.clock not in env.content.plan.time_choices:
         return None
-    if f"{raw[:2]}:{raw[2:]}" not in env.content.plan.time_choices:
-        return None
-    return time_chosen(state, int(raw[:2]), int(raw[2:]), env)
+    return time_chosen(state, action.hour, action.minute, env)
 
 
 def _ask(state: State, env: Env, *before: Effect) -> Decision:
@@ -407,7 +416,7 @@ def offer(state: State, decision: Decision, env: Env) -> Decision:
         return decision  # the time zone is being asked: not now
     latest = next((e.profile for e in reversed(decision.effects) if isinstance(e, SetProfile)), env.profile)
     t = env.content.text
-    shown = _reply(t("plan.offer"), ((_band(t("button.plan_set_up"), "new"),),))
+    shown = _reply(t("plan.offer"), ((_band(t("button.plan_set_up"), PlanTap.NEW),),))
     return Decision(
         decision.state, (*decision.effects, SetProfile(replace(latest, plan_offered=True)), shown)
     )
@@ -416,26 +425,25 @@ def offer(state: State, decision: Decision, env: Env) -> Decision:
 # -- the summary's and the reminders' buttons ---------------------------------------------
 
 
-def on_press(state: State, action: str, env: Env, ask: Ask, start: Start) -> Decision:
-    """``pl.*`` buttons: valid whatever the conversation is doing."""
+def on_press(state: State, action: Action, env: Env, ask: Ask, start: Start) -> Decision:
+    """Plan-band buttons: valid whatever the conversation is doing."""
     t = env.content.text
-    command = action.removeprefix(ACTION_PREFIX)
     plan = env.plan
-    if command == "new" or command == "change":
+    if action is PlanTap.NEW or action is PlanTap.CHANGE:
         if state.step not in PLAN_STEPS and state.step is not Step.IDLE:
             return ask(state, env, _reply(t("plan.finish_session_first")))
         return begin(state, env, plan.areas if plan is not None else ())
     if plan is None:
         return Decision(state, (Toast(t("plan.toast_no_plan")),))
-    if command == "stop":
+    if action is PlanTap.STOP:
         return Decision(state, (DropPlan(), Cancel(KEY_PREFIX), _reply(t("plan.stopped"))))
-    if command in ("pause", "off"):
+    if action is PlanTap.PAUSE or action is PlanTap.OFF:
         if plan.paused:
             return Decision(state, (Toast(t("toast.already")),))
         paused = replace(plan.revised(), paused=True)
-        text = t("plan.paused") if command == "pause" else t("plan.reminders_off")
+        text = t("plan.paused") if action is PlanTap.PAUSE else t("plan.reminders_off")
         return Decision(state, (SavePlan(paused), Cancel(KEY_PREFIX), _reply(text)))
-    if command == "resume":
+    if action is PlanTap.RESUME:
         if not plan.paused:
             return Decision(state, (Toast(t("toast.already")),))
         resumed = replace(plan.revised(), paused=False)
@@ -451,35 +459,32 @@ def on_press(state: State, action: str, env: Env, ask: Ask, start: Start) -> Dec
     if plan.paused:
         return Decision(state, (Toast(t("plan.toast_paused")),))
     answered = SavePlan(plan.answered())
-    if command == "keep":
-        return Decision(state, (answered, _reply(t("plan.kept"))))
-    if command.startswith("go:"):
-        area = command.removeprefix("go:")
-        if area not in plan.areas:
-            return Decision(state, (Toast(t("toast.stale")),))
-        return start(state, env, area, answered)
-    if command.startswith("snz:"):
-        return _snooze(state, command.removeprefix("snz:"), plan, env, answered)
-    if command.startswith("skip:"):
-        day = parse_day(command.removeprefix("skip:"))
-        if day is None:
-            return Decision(state, (Toast(t("toast.stale")),))
-        nxt_day, nxt_at = next_due(plan, max(_now(env), planned_at(plan, day, env.profile)), env.profile)
-        when = when_wording(nxt_day, nxt_at, env.profile, env.content)
-        return Decision(
-            state,
-            (answered, Cancel(f"{SNOOZE_KEY_PREFIX}{day_key(day)}"), _reply(t("plan.skipped", when=when))),
-        )
+    match action:
+        case PlanTap.KEEP:
+            return Decision(state, (answered, _reply(t("plan.kept"))))
+        case PlanGo(area) if area in plan.areas:
+            return start(state, env, area, answered)
+        case PlanSnooze():
+            return _snooze(state, action, plan, env, answered)
+        case PlanSkip(day):
+            nxt_day, nxt_at = next_due(plan, max(_now(env), planned_at(plan, day, env.profile)), env.profile)
+            when = when_wording(nxt_day, nxt_at, env.profile, env.content)
+            return Decision(
+                state,
+                (
+                    answered,
+                    Cancel(f"{SNOOZE_KEY_PREFIX}{day_key(day)}"),
+                    _reply(t("plan.skipped", when=when)),
+                ),
+            )
     return Decision(state, (Toast(t("toast.stale")),))
 
 
-def _snooze(state: State, data: str, plan: Plan, env: Env, answered: Effect) -> Decision:
+def _snooze(state: State, snooze: PlanSnooze, plan: Plan, env: Env, answered: Effect) -> Decision:
     t = env.content.text
-    minutes_raw, _, day_raw = data.partition(":")
-    day = parse_day(day_raw)
-    if not minutes_raw.isdigit() or int(minutes_raw) not in env.content.plan.snooze_minutes or day is None:
+    if snooze.minutes not in env.content.plan.snooze_minutes:
         return Decision(state, (Toast(t("toast.stale")),))
-    minutes = int(minutes_raw)
+    minutes, day = snooze.minutes, snooze.day
     now = _now(env)
     at = next_allowed(now + timedelta(minutes=minutes), env.profile)
     delay = (at - now).total_seconds() * env.time_scale

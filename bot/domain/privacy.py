@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.domain.actions import PrivacyTap
 from bot.domain.decision import Decision, Env
 from bot.domain.effects import Button, Effect, ForgetPerson, Message, Reply, Toast
 from bot.domain.events import Press, encode_press
 from bot.domain.state import State, Step
 
 COMMANDS = frozenset({"privacy", "mydata", "delete"})
-ACTION_PREFIX = "priv:"
-DELETE_YES = ACTION_PREFIX + "delete"
-DELETE_NO = ACTION_PREFIX + "keep"
+DELETE_YES = PrivacyTap.DELETE
+DELETE_NO = PrivacyTap.KEEP
 EXPORT_ATTACHMENT = "mydata"
 
 

@@ -21,6 +21,7 @@ from bot.domain.timing import parse_offset
 CONFIDENT = 90.0
 CANDIDATE = 75.0
 MARGIN = 6.0
+MAX_CANDIDATES = 3  # a close call offers at most this many zones (one button each)
 SKIPPED_PREFIXES = ("Etc/", "SystemV/", "US/", "posix", "right/", "Canada/", "Brazil/", "Chile/", "Mexico/")
 FILLER = re.compile(r"\b(i live in|i am in|i m in|im in|near|in|the|city of|my city is)\b")
 
@@ -90,4 +91,6 @@ class ZoneMatcher:
         runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
         if top_score >= CONFIDENT and top_score - runner_up >= MARGIN:
             return ZoneMatch(zone=top.zone, label=top.label)
-        return ZoneMatch(zone=None, label=None, candidates=tuple(choice for _, choice in ranked[:3]))
+        return ZoneMatch(
+            zone=None, label=None, candidates=tuple(choice for _, choice in ranked[:MAX_CANDIDATES])
+        )
