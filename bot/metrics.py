@@ -2,8 +2,8 @@
 
 The metrics are module-level (prometheus-client's default registry), incremented
 with one-line calls in the service, the deliverer and the adapters. The endpoint
-is a small asyncio server in the bot's own event loop, so ``/healthz`` answering
-means the loop that handles updates is alive. It starts only when
+is a small starlette app served by uvicorn as a task in the bot's own event loop,
+so ``/healthz`` answering means the loop that handles updates is alive. It starts only when
 ``KNOTBOT_METRICS_PORT`` is set. Labels never carry a person, a chat or any text.
 """
 
@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import time
+import socket
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+import uvicorn
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, make_asgi_app
+from starlette.applications import Starlette
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from bot.web import HEALTH_PATH, MAX_HEADER_BYTES, GuardedH11, healthz
 
 log = logging.getLogger(__name__)
 
@@ -54,79 +59,115 @@ PRUNED = Counter("knotbot_pruned_rows", "Rows removed by the retention job, by t
 STARTED = Gauge("knotbot_started_at_seconds", "When this process started (Unix time)")
 STARTED.set_to_current_time()
 
-HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
-_MAX_REQUEST_LINE = 8192
-_MAX_HEADER_LINES = 100
+
+
+class _MetricsH11(GuardedH11):
+    max_header_lines = 100  # more than this: 431
+
+
+class _Exposition:
+    """prometheus-client's ASGI app as a class instance, so a starlette ``Route`` serves it as an
+    ASGI app (GET and HEAD, 405 otherwise) on ``/metrics`` itself — a ``Mount`` would redirect
+    ``/metrics`` to ``/metrics/`` and answer any method."""
+
+    def __init__(self) -> None:
+        self.app = make_asgi_app(REGISTRY)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def metrics_app() -> Starlette:
+    """``GET /healthz`` (:func:`bot.web.healthz` with no checks: 200 while the loop answers) and
+    ``GET /metrics`` (prometheus-client's exposition); anything else 404, other methods 405."""
+    app = Starlette(
+        routes=[
+            Route(HEALTH_PATH, healthz(), methods=["GET"]),
+            Route(METRICS_PATH, _Exposition(), methods=["GET"]),
+        ],
+    )
+    app.router.redirect_slashes = False  # "/metrics/" is 404, as it always was, not a redirect
+    return app
 
 
 class MetricsServer:
-    """``GET /healthz`` (JSON, 200) and ``GET /metrics`` (Prometheus text) on ``host:port``."""
+    """:func:`metrics_app` on ``host:port``, served by uvicorn as a task in the running event loop."""
 
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:
         self.port = port
         self.host = host
-        self._server: asyncio.Server | None = None
-        self._started = time.monotonic()
+        self._server: uvicorn.Server | None = None
+        self._sockets: list[socket.socket] = []
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def bound_port(self) -> int:
         """The port actually listened on (useful with port 0 in tests)."""
-        assert self._server is not None and self._server.sockets, "not started"
-        port: int = self._server.sockets[0].getsockname()[1]
+        assert self._server is not None and self._sockets, "not started"
+        port: int = self._sockets[0].getsockname()[1]
         return port
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        """Listen and serve; raises :class:`OSError` if ``host:port`` cannot be listened on."""
+        self._sockets = _listen(self.host, self.port)  # ours, so a taken port is an OSError here
+        config = uvicorn.Config(
+            metrics_app(),
+            lifespan="off",
+            log_config=None,  # our logging setup
+            access_log=False,
+            http=_MetricsH11,
+            h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+            timeout_graceful_shutdown=5,
+        )
+        config.load()
+        server = uvicorn.Server(config)
+        server.lifespan = config.lifespan_class(config)
+        try:
+            # not Server.serve(): that takes over SIGINT/SIGTERM, which are the bot's
+            await server.startup(sockets=self._sockets)
+        except BaseException:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets = []
+            raise
+        self._server = server
+        self._task = asyncio.create_task(server.main_loop(), name="metrics endpoint")
         log.info("metrics endpoint listening port=%s", self.bound_port)
 
     async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await self._server.wait_closed()
-            self._server = None
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            async with asyncio.timeout(10):
-                line = await reader.readline()
-                for _ in range(_MAX_HEADER_LINES):  # headers: not needed
-                    if (await reader.readline()) in (b"\r\n", b"\n", b""):
-                        break
-                else:
-                    raise ValueError("too many header lines")
-            status, ctype, body = self._answer(line[:_MAX_REQUEST_LINE])
-        except ValueError:  # a line longer than the reader's 64 KiB limit, or endless headers
-            status, ctype, body = "431 Request Header Fields Too Large", "text/plain", b"too large\n"
-        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
-            writer.close()
+        server, task, self._server, self._task = self._server, self._task, None, None
+        if server is None:
             return
-        try:
-            head = (
-                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
-                "Connection: close\r\n\r\n"
-            )
-            writer.write(head.encode("ascii") + body)
-            await writer.drain()
-        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
+        server.should_exit = True
+        if task is not None:
             with contextlib.suppress(Exception):
-                await writer.wait_closed()
+                await task
+        with contextlib.suppress(Exception):
+            await server.shutdown(sockets=self._sockets)
+        self._sockets = []
 
-    def _answer(self, request_line: bytes) -> tuple[str, str, bytes]:
-        parts = request_line.decode("latin-1").split()
-        if len(parts) < 2 or parts[0] not in ("GET", "HEAD"):
-            return "405 Method Not Allowed", "text/plain", b"GET only\n"
-        path = parts[1].split("?", 1)[0]
-        if path == HEALTH_PATH:
-            uptime = round(time.monotonic() - self._started, 1)
-            return "200 OK", "application/json", json.dumps({"status": "ok", "uptime_s": uptime}).encode()
-        if path == METRICS_PATH:
-            return "200 OK", CONTENT_TYPE_LATEST, generate_latest(REGISTRY)
-        return "404 Not Found", "text/plain", b"not found\n"
+
+def _listen(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets on every address ``host`` resolves to, as ``asyncio.start_server`` makes."""
+    sockets: list[socket.socket] = []
+    try:
+        for family, _type, _proto, _name, address in socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        ):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(100)
+            sock.setblocking(False)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
 
 
 def record_claims(lags: list[float], *, dropped: int, due: int) -> None:

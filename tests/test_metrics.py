@@ -100,3 +100,100 @@ async def test_a_huge_request_line_or_endless_headers_get_431_without_a_tracebac
 def test_metrics_host_is_a_setting_with_a_local_default(make_settings: Callable[..., Settings]) -> None:  # noqa: F811
     assert Settings(_env_file=None).metrics_host == "127.0.0.1"  # type: ignore[call-arg]
     assert make_settings(metrics_host="0.0.0.0").metrics_host == "0.0.0.0"
+
+
+async def test_the_endpoint_answers_get_and_head_only_on_its_two_exact_paths() -> None:
+    """starlette's routing: HEAD as GET (no body), other methods 405, other paths 404, and
+    ``/metrics`` itself answered (no redirect to ``/metrics/``)."""
+    server = metrics.MetricsServer(0)
+    await server.start()
+    try:
+        base = f"http://127.0.0.1:{server.bound_port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base}/metrics", allow_redirects=False) as response:
+                assert response.status == 200
+                assert response.headers["Content-Type"].startswith("text/plain; version=")
+            async with http.get(f"{base}/healthz?probe=1") as response:
+                assert response.status == 200
+                assert response.headers["Content-Type"] == "application/json"
+                assert set(await response.json()) == {"status", "uptime_s"}
+            for path in ("/healthz", "/metrics"):
+                async with http.head(f"{base}{path}") as response:
+                    assert response.status == 200
+                    assert await response.read() == b""
+                for method in ("POST", "PUT", "DELETE"):
+                    async with http.request(method, f"{base}{path}") as response:
+                        assert response.status == 405, (method, path)
+            for path in ("/metrics/", "/metrics/x", "/", "/healthz/x"):
+                async with http.get(f"{base}{path}", allow_redirects=False) as response:
+                    assert response.status == 404, path
+    finally:
+        await server.stop()
+
+
+async def test_a_taken_port_is_an_os_error_and_stop_frees_the_port() -> None:
+    first = metrics.MetricsServer(0)
+    await first.start()
+    port = first.bound_port
+    try:
+        with pytest.raises(OSError):
+            await metrics.MetricsServer(port).start()
+    finally:
+        await first.stop()
+    again = metrics.MetricsServer(port)  # the port is free again once stopped
+    await again.start()
+    await again.stop()
+    await again.stop()  # twice is harmless
+
+
+async def test_healthz_is_one_handler_for_both_servers() -> None:
+    """bot.web.healthz: each check by name, 503 as soon as one fails, uptime in every body."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    from bot.web import healthz
+
+    async def yes() -> bool:
+        return True
+
+    async def no() -> bool:
+        return False
+
+    app = Starlette(
+        routes=[
+            Route("/plain", healthz()),
+            Route("/good", healthz({"running": yes, "database": yes})),
+            Route("/bad", healthz({"running": yes, "database": no})),
+        ]
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        plain, good, bad = [await client.get(path) for path in ("/plain", "/good", "/bad")]
+    assert plain.status_code == 200 and plain.json()["status"] == "ok"
+    assert list(plain.json()) == ["status", "uptime_s"]
+    assert good.status_code == 200
+    assert list(good.json()) == ["status", "running", "database", "uptime_s"]
+    assert bad.status_code == 503
+    assert {k: v for k, v in bad.json().items() if k != "uptime_s"} == {
+        "status": "unavailable",
+        "running": True,
+        "database": False,
+    }
+
+
+def test_webhook_mode_refuses_one_port_for_both_servers(make_settings: Callable[..., Settings]) -> None:  # noqa: F811
+    from bot.adapters.webhook import WebhookConfigError, check_settings
+
+    settings = make_settings(
+        webhook_url="https://example.org/hook",
+        webhook_secret="0123456789abcdef0123",
+        listen_port=8443,
+        metrics_port=8443,
+    )
+    with pytest.raises(WebhookConfigError, match="KNOTBOT_METRICS_PORT must differ from KNOTBOT_LISTEN_PORT"):
+        check_settings(settings)
+    check_settings(
+        make_settings(
+            webhook_url="https://example.org/hook", webhook_secret="0123456789abcdef0123", metrics_port=9100
+        )
+    )

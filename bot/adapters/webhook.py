@@ -34,11 +34,10 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from telegram import Update
 from telegram.ext import Application
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot import metrics
 from bot.adapters.telegram import StartupError, build_application, retry_startup, wait_for_telegram
@@ -46,15 +45,13 @@ from bot.adapters.updates import log_skipped, unparsable
 from bot.runtime import Core, build_core
 from bot.service import database_answers
 from bot.settings import Settings
+from bot.web import HEALTH_PATH, MAX_HEADER_BYTES, GuardedH11, healthz
 
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-HEALTH_PATH = "/healthz"
 MAX_BODY = 1_000_000  # bytes; Telegram's updates are a few KB: anything bigger is answered 413 unread
 BODY_SECONDS = 10.0  # to send the body, once the headers are in
-HEADER_SECONDS = 10.0  # to send a request's headers (GuardedH11)
-MAX_HEADER_BYTES = 16 * 1024  # request line and headers together (h11's limit; 431 beyond)
 KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this
 REFUSED_LOG_SECONDS = 60.0  # requests with a wrong secret: one counted line per this interval
 
@@ -73,6 +70,11 @@ def check_settings(settings: Settings) -> None:
         raise WebhookConfigError("webhook mode needs KNOTBOT_WEBHOOK_SECRET")
     if settings.webhook_path == HEALTH_PATH:
         raise WebhookConfigError(f"KNOTBOT_WEBHOOK_URL must not end in {HEALTH_PATH}")
+    if settings.metrics_port and settings.metrics_port == settings.listen_port:
+        raise WebhookConfigError(
+            "KNOTBOT_METRICS_PORT must differ from KNOTBOT_LISTEN_PORT (two servers cannot share a port; "
+            f"{HEALTH_PATH} is on both)"
+        )
 
 
 class RefusedRequests:
@@ -96,45 +98,6 @@ class RefusedRequests:
         self._logged_at, self.count = now, 0
 
 
-class GuardedH11(H11Protocol):
-    """uvicorn's h11 protocol with a deadline for each request's headers: uvicorn has none, so a
-    client could hold connections open by sending its headers a byte at a time."""
-
-    header_seconds = HEADER_SECONDS
-    _header_timer: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm()
-
-    def handle_events(self) -> None:
-        super().handle_events()
-        if self.cycle is not None and not self.cycle.response_complete:
-            self._disarm()  # the headers are in: the request's own deadlines apply
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._arm()  # the next request on this connection gets as long
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
-    def _arm(self) -> None:
-        self._disarm()
-        self._header_timer = self.loop.call_later(self.header_seconds, self._too_slow)
-
-    def _disarm(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
-
-    def _too_slow(self) -> None:
-        self._header_timer = None
-        if not self.transport.is_closing():
-            self.transport.close()
-
-
 class WebhookServer:
     """The PTB application (no Updater) and the Starlette app in front of it."""
 
@@ -151,7 +114,7 @@ class WebhookServer:
         self.app = Starlette(
             routes=[
                 Route(settings.webhook_path, self.telegram, methods=["POST"]),
-                Route(HEALTH_PATH, self.healthz, methods=["GET"]),
+                Route(HEALTH_PATH, healthz({"running": self._running, "database": self._database})),
             ],
             lifespan=self.lifespan,
         )
@@ -220,14 +183,11 @@ class WebhookServer:
         log.warning("webhook request refused reason=%s status=%d", reason, status)
         return Response(status_code=status)
 
-    async def healthz(self, _request: Request) -> Response:
-        running = self.application.running
-        db_ok = await database_answers(self.core.db, within=3)
-        ok = running and db_ok
-        return JSONResponse(
-            {"status": "ok" if ok else "unavailable", "running": running, "database": db_ok},
-            status_code=200 if ok else 503,
-        )
+    async def _running(self) -> bool:
+        return bool(self.application.running)
+
+    async def _database(self) -> bool:
+        return await database_answers(self.core.db, within=3)
 
 
 async def read_body(request: Request, limit: int) -> bytes | None:
