@@ -472,6 +472,7 @@ DEVELOPMENT = [
     "dev10_en.yaml",
     "dev11_en.yaml",
     "dev12_en.yaml",
+    "dev13_en.yaml",
 ]
 
 
@@ -564,8 +565,19 @@ def test_the_sixth_frozen_held_out_set(matcher: Matcher, content: Content) -> No
     assert f["warnings_caught"] >= 0.949
 
 
+def test_the_seventh_frozen_held_out_set(matcher: Matcher, content: Content) -> None:
+    """heldout7_en.yaml: written after the dev12 tuning, before dev13, never read row by row. Its
+    figures are floors: caught 97.4 % before dev13 (111/114; 112/114 after), wrong stops 1.2 %,
+    questions 3 %, areas 95.9 %."""
+    f = scored(matcher, content, ["heldout7_en.yaml"], least=(110, 150, 10), unread=True)
+    assert f["wrong_stops"] <= 0.0125
+    assert f["extra_questions"] <= 0.10
+    assert f["area_top1"] >= 0.95
+    assert f["warnings_caught"] >= 0.974
+
+
 def test_the_development_sets(matcher: Matcher, content: Content) -> None:
-    """The sets the content was tuned against (3,985 rows): the same targets, caught >= 99 %."""
+    """The sets the content was tuned against (4,328 rows): the same targets, caught >= 99 %."""
     f = scored(matcher, content, DEVELOPMENT)
     assert f["wrong_stops"] <= 0.01
     assert f["extra_questions"] <= 0.10

@@ -226,6 +226,13 @@ class NegationCues(Cues):
     )
 
 
+class ObjectCues(Strict):
+    """Things whose falling, snapping or breaking is no sign ("my phone fell"), for ``signs`` only."""
+
+    signs: list[str] = Field(default_factory=list)
+    words: list[str] = Field(default_factory=list)
+
+
 class Durations(Strict):
     """A count before a time unit ("for 6 weeks") is read as the unit alone ("for weeks")."""
 
@@ -257,6 +264,10 @@ class Understanding(Strict):
         description='a warning word right before one of these describes it: "hot bath", "cancer research"',
     )
     reporting: list[str] = Field(default_factory=list, description="someone else reports the person's")
+    their: list[str] = Field(
+        default_factory=list, description='after a reporting verb, the other person\'s own: "she has"'
+    )
+    objects: ObjectCues = Field(default_factory=lambda: ObjectCues())
     acted_on: list[str] = Field(
         default_factory=list, description='the person, acted on by someone else: "headbutted me"'
     )

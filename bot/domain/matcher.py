@@ -468,6 +468,9 @@ class Matcher:
         self._priority = priority
         # someone else's right now still counts for these (an emergency a bystander sees)
         self._for_others = frozenset(f.id for f in content.red_flags if f.for_others)
+        # the patterns of the signs that a thing before their word takes over ("my phone fell")
+        object_signs = set(content.understanding.objects.signs)
+        self._object_pids = frozenset(pid for pid, p in enumerate(self._patterns) if p.flag in object_signs)
         self._next_to = {a.id: frozenset(a.next_to) for a in content.areas}
         self._regions = {
             w: frozenset(inside) for region, inside in content.regions.items() for w in _cue_words(region)[:1]
@@ -509,6 +512,7 @@ class Matcher:
         vocab.update(w for entries in self._idiom_table.values() for p, r in entries for w in (*p, *r))
         self._muscle_nouns = frozenset(w for raw in rules.muscle_words for w in _cue_words(raw)[:1])
         self._described = frozenset(w for raw in rules.described_nouns for w in _cue_words(raw)[:1])
+        self._objects = frozenset(w for raw in rules.objects.words for w in _cue_words(raw)[-1:])
         self._directions = frozenset(w for raw in rules.directions for w in _cue_words(raw))
         self._locators = frozenset(ws[-1] for ws in (_cue_words(m) for m in rules.locators) if ws)
         vocab.update(self._scope.vocabulary, self._muscle_words, self._locators, self._scope.clause_starts)
@@ -609,6 +613,13 @@ class Matcher:
         # a warning word that describes the next noun is about that noun: "a hot bath", "cancer
         # research", and so are the shorter terms inside it ("pins" in "the pins and needles club")
         described = [(s, e) for s, e, _ in occurrences if e < n and words[e] in self._described]
+        # ... and one right after a thing is what happened to the thing: "my phone fell", "the band
+        # snapped", "the bed slats broke"
+        described += [
+            (s, e)
+            for s, e, places in occurrences
+            if s > 0 and words[s - 1] in self._objects and self._object_pids.issuperset(p for p, _ in places)
+        ]
         if described:
             occurrences = [o for o in occurrences if not any(s <= o[0] and o[1] <= e for s, e in described)]
         masked = [False] * len(words)
@@ -963,57 +974,58 @@ PROTECTED: frozenset[str] = _words(
     clamped clamping clamps clams clang clanged clap clash clashed clasp clean cleaned clearer cleat
     cleaved click clinch clinching clink clod clods clog clogs clone closet cloth clothed cloths
     clout clouts clove clover cluing clump clung coast coat coats coax cod code codes coding coil
-    coin coke cokes coking col cold collage collarbones collars collisions collusion colored colt
-    colts coma comas comb combing combs comet comets comings commuter compares complete completed
-    completer completes completest compute computed computes concerted concession concessions
-    conclusion concussions cone cones confession constancy constants constraint constricts construct
-    constructs consultant contestant controls convulsion cooing cook cooked cooking cool cop coped
-    copes coping cops copy coral cord core cores coring cornea corned cornet cornier coroner cost
-    cot cots couch couched couching coughs cove coves coveted cowered cowing crab crack cracker
-    crackled cradling crag crammed cramming crams cranked crap crashes crass crawl crawls craze
-    create creed creeds creek creeks creepy crepes crest cribs crimes crises croak croaked crock
-    croon crooned crop crouch crust crusted crusting crutch cubs cues cuffs cuing culled cult cults
-    cums cups curt cute cyst czar dabs dad dads dais damages dame dams dank dare daring darn dart
-    data dawn daze deaf deal dealt dean dear debt debts decide decides deck decode decodes deed deem
-    deeps deer deference defies deft defy deli deliberate deliberated deliberates delis delta deltas
-    den denied denims dens dent dents derive despise die died dies different differently digs dill
-    dims dirt disappears discomforted discomforts disk dive doe doer doers dogs doles doling doll
-    dome domes doming don done donor dons donut doom dooms dopes doping dos dose doses dosing dot
-    dote dotes doting dots doubly doubted doubting dour doves downs downy dozes dozing drab drank
-    draw dread dregs drenches dressy drink drip dripped dripping drivel driven driver droll drool
-    droops droppings drops dross drove drown drug drys dual dude duding duel dues duet duke dully
-    duly dune dunk dupe duping duress dusk dusty dwelt dyes dying earl earls earn earns ease easing
-    eats eery elbows elector electors electronic ends enema entice equine eras errs etch eve even
-    event every eves excerpt excised excising excites exited expediting expert explored extensions
-    extremer extremes eyelids faced faces facet facials fact fade fades fail failing fails fair fake
-    faked falls falter fame famed farce fare fared faring farm farther faster fate fated fatten
-    fattier faze fazed fear fearing feat feather feathery fee feed feeder feeding feeds feelings
-    fees feint felling fells felts fend fended ferry fetter feverishly fevers fewer fiend fight
-    fights file files fill filling fills filly filmy finance fined finer fingers fins firearm
-    firearms firm firms firs fist fitter five fiver fizz fizzling flake flaking flame flaming
-    flatter flawing flea fled flee fleet flesh flew flex flighty fling flint flip flit flog flood
-    flow flue flues flurry flux folly fond fonder font food fool fooling foots fore forge form fort
-    forte fractures freer fret fried fright frights frizzy fro frog frond fronts frost frying fuel
-    fueling fuels full fulling fully fulness functional fund furl fury fuzz fuzzing fuzzy gage gale
-    game gamer gape gaping garb garbs gas gashing gasp gassing gastric gate gavel gaze gazed gees
-    gems gene genera generality genial genies genitals gents genus gibe gibes gibing gill given
-    givens glaze glazed globes gloved gloving glow glowing glows glue glues gnash goad goat gobs god
-    gods gold goner gong goody goof goon gore gores goring gosh grab grace graced grade graded grain
-    gram grant grape grasping grate grated grave graved gray grayed grazes greed greet grew grid
-    grim grin grinning gripe grips grit groan groins groping gross groves grown guest guests gush
-    gut guts gutting hag hags hail hale haled haling hall hallway halo halt halve halving ham
-    hamstrung handing handler handy hang hanger hangs harden hardier hardiest hardy hare hared
-    haring hark harm harms harp hart harts harvest hat hate hating hats hatting haunt haven havens
-    haves haying hays haze hazing hazy header headier headiest heading heads heady heal healer heals
-    heap heaped heaping heaps hear heard hearing hears hearth hearts hearty heated heath heating
-    heats heave heaved heavies heaving heed heeded heeled heeling held hell hello helm helms helper
-    helpings hemp hems herb herd herded hero hers hes hide hides hiding highs hiker hikes hill hilly
-    hilt hind hinds hinging hint hinting hire hires hiring hiss hither hits hived hiving hoard
-    hoarder hoarse hobby hoed holds hole holed holy hood hoods hoofs hooks hoot hooter hoots hops
-    horde horrendously horribly horses hose hospitable host house hove hows huger hull hums hunches
-    hung hunt hunter hunting hunts hurl hurling hurls hut huts iced ices icon ideal ikon impacts
-    impart impinges improves improvised improvising inane inaner incense inch infections infects
-    infer infest infested inflames inflammations inflated inflation inflection inflections info
+    coin coke cokes coking col cold collage collarbones collars collides collisions collusion
+    colored colt colts coma comas comb combing combs comet comets comings commuter compares complete
+    completed completer completes completest compute computed computes concerted concession
+    concessions conclusion concussions cone cones confession constancy constants constraint
+    constricts construct constructs consultant contestant controls convulsion cooing cook cooked
+    cooking cool cop coped copes coping cops copy coral cord core cores coring cornea corned cornet
+    cornier coroner cost cot cots couch couched couching coughs coup cove coves coveted cowered
+    cowing crab crack cracker crackled cradling crag crammed cramming crams cranked crap crashes
+    crass crawl crawls craze create creed creeds creek creeks creepy crepes crest cribs crimes
+    crises croak croaked crock croon crooned crop crouch crust crusted crusting crusts crutch cubs
+    cues cuffs cuing culled cult cults cums cups curt cute cyst czar dabs dad dads dais damages dame
+    dams dank dare daring darn dart data dawn daze deaf deal dealt dean dear debt debts decide
+    decides deck decode decodes deed deem deeps deer deference defies deft defy deli deliberate
+    deliberated deliberates delis delta deltas den denied denims dens dent dents derive despise die
+    died dies different differently digs dill dims dirt disappears discomforted discomforts disk
+    dive doe doer doers dogs doles doling doll dome domes doming don done donor dons donut doom
+    dooms dopes doping dos dose doses dosing dot dote dotes doting dots doubly doubted doubting dour
+    doves downs downy dozes dozing drab drank draw dread dregs drenches dressy drink drip dripped
+    dripping drivel driven driver droll drool droops droppings drops dross drove drown drug drys
+    dual dude duding duel dues duet duke dully duly dune dunk dupe duping duress dusk dusty dwelt
+    dyes dying earl earls earn earns ease easing eats eery elbows elector electors electronic ends
+    enema entice equine eras errs etch eve even event every eves excerpt excised excising excites
+    exited expediting expert explored extensions extremer extremes eyelids faced faces facet facials
+    fact fade fades fail failing fails fair fake faked falls falter fame famed farce fare fared
+    faring farm farther faster fate fated fatten fattier faze fazed fear fearing feat feather
+    feathery fee feed feeder feeding feeds feelings fees feint felling fells felts fend fended ferry
+    fetter feverishly fevers fewer fiend fight fights file files fill filling fills filly filmy
+    finance fined finer fingers fins firearm firearms firm firms firs fist fitter five fiver fizz
+    fizzling flake flaking flame flaming flatter flawing flea fled flee fleet flesh flew flex
+    flighty fling flint flip flit flog flood flow flue flues flurry flux folk folly fond fonder font
+    food fool fooling foots ford fore forge form fort forte fractures freer fret fried fright
+    frights frizzy fro frog frond fronts frost frying fuel fueling fuels full fulling fully fulness
+    functional fund furl fury fuzz fuzzing fuzzy gage gale game gamer gape gaping garb garbs gas
+    gashing gasp gassing gastric gate gavel gaze gazed gees gems gene genera generality genial
+    genies genitals gents genus gibe gibes gibing gill given givens glaze glazed globes gloved
+    gloving glow glowing glows glue glues gnash goad goat gobs god gods gold goner gong goody goof
+    goon gore gores goring gosh grab grace graced grade graded grain gram grant grape grasping grate
+    grated grave graved gray grayed grazes greed greet grew grid grim grin grinning gripe grips grit
+    groan groins groping gross groves grown guest guests gush gut guts gutting hag hags hail hale
+    haled haling hall hallway halo halt halve halving ham hamstrung handing handler handy hang
+    hanger hangs harden hardier hardiest hardy hare hared haring hark harm harms harp hart harts
+    harvest hat hate hating hats hatting haunt haven havens haves haying hays haze hazing hazy
+    header headier headiest heading heads heady heal healer heals heap heaped heaping heaps hear
+    heard hearing hears hearth hearts hearty heated heath heating heats heave heaved heavies heaving
+    heed heeded heeled heeling held hell hello helm helms helper helpings hemp hems hens herb herd
+    herded hero hers hes hews hide hides hiding highs hiker hikes hill hilly hilt hind hinds hinging
+    hint hinting hire hires hiring hiss hither hits hived hiving hoard hoarder hoarse hobby hoed
+    hoes holds hole holed holy hood hoods hoofs hooks hoot hooter hoots hops horde horrendously
+    horribly horses hose hospitable host house hove hows hues huger hull hums hunches hung hunt
+    hunter hunting hunts hurl hurling hurls hut huts iced ices icon ideal ikon impacts impart
+    impinges improves improvised improvising inane inaner incense inch infections infects infer
+    infest infested inflames inflammations inflated inflation inflection inflections info
     information infraction inhales inject injected injection injections injunction ins insaner
     insect insider inspection intenser intentional inter internationally intolerably intolerance ion
     irons irony irritant jabs jams jars jays jell jells jest jigging join joins joints jolly jugging
@@ -1021,22 +1033,22 @@ PROTECTED: frozenset[str] = _words(
     kills kiln kilning kilns kilt kilts kin kinda kinds king kink kinked kinking kinks kiss kits
     kneed kneel kneels knew knit knits knitted knob knobs knocker know known knows laborer labs lace
     lacerating lacerations lacy lad ladders lade laded lads lady lager lags laid lain lake lamb lamp
-    lanced lander lane laps lard larded large larges lark lash lass last lasts late laterals lath
-    lathe laud lauded lava law laws laying lays lazy lead leading leads leaf leafing leaks lean
-    leaning leap leaping leases leasing least leaved leaving leek lefts legged legging lend lens
-    lent lept less lest let lets levee lever liberation lice lick lieu life lifts lightening
-    lighting lightninged lightnings liken liker lilt lilted lilting limbs lime limp linen liner
-    linger link lint lion lions lisp list listed listing lit literal littler live lived living loafs
-    loan loans loaves lobe lobs lock lodger loft lofted lofting log logged logger logging logo logs
-    lone longed longs loom loon loons loop loosen looser loosing loot lope loped loping lops lords
-    lore lose loser loses lots louse love lover loving lowed lowers lowing lows lucky lugged lugging
-    lugs lumber lumps lung lurk lust mace maces macing made mads maid main majors maker makers male
-    males man mane manes mangy manly manor mans maps mar mare mares maria marking mars marsh mart
-    marts mash mask masking masks massacring massaged massages massed mast master masts match mate
-    mates math mating mats matt matte matted mattes matts maxims maximum maximums may mayor maze
-    mazes meats meddle meddled medias mediation medicating meditation meditations medium mediums
-    melts mend mends meow meowing mere mes meshed mess message messes mete metes mewing mews mice
-    middles mien mighty mike miked mikes miking mild mile milk mill mime mimed mince mind mined
+    lanced lander lane lapped laps lapses lard larded large larges lark lash lass last lasts late
+    laterals lath lathe laud lauded lava law laws laying lays lazy lead leading leads leaf leafing
+    leaks lean leaning leap leaping leases leasing least leaved leaving leek lefts legged legging
+    lend lens lent lept less lest let lets levee lever liberation lice lick lieu life lifts
+    lightening lighting lightninged lightnings liken liker lilt lilted lilting limbs lime limp linen
+    liner linger link lint lion lions lisp list listed listing lit literal littler live lived living
+    loafs loan loans loaves lobe lobs lock lodger loft lofted lofting log logged logger logging logo
+    logs lone longed longs loom loon loons loop loosen looser loosing loot lope loped loping lops
+    lords lore lose loser loses lots louse love lover loving lowed lowers lowing lows lucky lugged
+    lugging lugs lumber lumps lung lurk lust mace maces macing made mads maid main majors maker
+    makers male males man mane manes mangy manly manor mans maps mar mare mares maria marking mars
+    marsh mart marts mash mask masking masks massacring massaged massages massed mast master masts
+    match mate mates math mating mats matt matte matted mattes matts maxims maximum maximums may
+    mayor maze mazes meats meddle meddled medias mediation medicating meditation meditations medium
+    mediums melts mend mends meow meowing mere mes meshed mess message messes mete metes mewing mews
+    mice middles mien mighty mike miked mikes miking mild mile milk mill mime mimed mince mind mined
     miner mines minibus minimum minimums mink minors mint minuet minuter mire mired misled miss
     missed misses mist misted misused mite mites mixer mixes moaning moat mode modes moist mold mole
     moles molt mooed mooing mooning moose moot mope moped mopes moping more morn moss moth moths
@@ -1068,83 +1080,84 @@ PROTECTED: frozenset[str] = _words(
     realty ream reap reared rears recant reconstructing recoveries rectum recurrence redden redo
     redress reds reed regent regions regularity released releases relent relied relies removes rend
     render rent renting repaid repent replacements replaces resent reset resolver resolves revolved
-    rice ricing rider rids rife rights rigs rile riled rims rinds rinks ripe rippled rippling rips
-    rise rite roam roar robs rod rode role roof rook roomy root rope roped ropes rosy rotund rubs
-    rudder rude rued rues rugs ruin ruining ruins ruler rules rums run rune runes rung rungs runt
-    runts rush rushes rust rusting ruts sack sacks sacred sacs sad sadden saddled saddles sades safe
-    sage sags sail sailed sake sale sales sallow salt same sand sanding sane sang sapped save saving
-    sawn saying scabbing scale scaled scalloping scalp scaly scan scans scant scanted scar scares
-    scarfed scarred scars scold scoot scooted scooting score scored scorer scorn scout scouted scram
-    scrapes scrapped scraps scratching screeching scum scurry seam seams seared seat seating seats
-    seeding seeds seek seeking seeks seeming seen seep seeping seeps seer sees seize seizes sell
-    selling sells sensational serenading serves setting settler settlers settles severed severer
-    severs sewing sexing shack shacks shading shaft shafted shafts shaking shall shallow shame
-    shaming shammed shaping share shared sharing shark sharps shaver sheep sheers shell shelled
-    shelling shells shes shied shies shifty shimmering shine shines shingled shinning shiny ship
-    shipped ships shirt shirted shirts shivers shod shoed shone shoo shooing shook shoon shoos
-    shoots shop shopped shops shore shores shorn shorted shorting shorts shot shots shouldered shout
-    shouting shove shoves shoving show shown shows showy shred shriveling shrugging shuck shucks
-    shun shuns shunt shut sic sicking sics sided sides sidle sidles sift sifted sifting sifts sigh
-    sighs signs silk sill silt silting simile similes simmer sin sine sing singe singes singles
-    singly sings sink sinks sinning sins sinus sipped sire sires siring site sites siting sitter
-    sixes size sizer sizes skein sketching ski skid skill skilled skim skimmed skimming skimped
-    skinning skins skip skipped skipper skis skit skulk skulls slab slabbing slabs slag slaked slam
-    slamming slapped slash slashed slat slated slaving slay slaying slays sled sleek sleeking sleeps
-    sleepy sleet sleeting sleets slick slicking slicks slid slide slides slim slimmed slimmer
-    slimming slings slip slipper slit slitting sliver slivering slop slope slopped slot slots slow
-    slug slugs slum slummed slummer slumming slums slurs slut sluts smack smalls smart smashes smell
-    smelled smelling smells smiled smiles smit smite smites smock smocks smoulder smuggling smut
-    snack snag snagging snaked snared sneak sneaking snide snider sniff snip snipped snitch snitches
-    snore snort snorts snot snots snout snow snuggling soak soaks soaped soared sober sock socked
-    socks sodden sofa soft sold soled soli solo solos solve solves somethings song soon soot sop
-    sopped sorer sores sorta sorts sour sourer sourest sours sow sown spa span spank spanning spans
-    spar spared sparing spas spat spats spawn spay spaying spays speaks spear spearing speck
-    specking sped spell spelled spelling spells spelt spice spiders spies spike spill spines spins
-    spiral spiralling spire spit spite spits spitting split spoiled spoilt spore spores sport sports
-    spout spouted spouts sprains sprang spreads spreed sprig springy sprint sprung spun spur spurred
-    spurring spurs spurt spurts spying squad squads stab stabling stabs stack stacking stacks staff
-    stag staid stain stained stains staked stall stands stank star stare stared stark stars stave
-    staving stay staying stays steak steal steamy steep steeping steeps stem stems step stepped stew
-    stews sticky stiffed stiffen stiffs stilled stilling stills stings stink stinking stinks stirs
-    stitched stock stocking stocks stoke stokes stole stolid stomp stomped stone stoney stony stool
-    stoop stooped stopper store stout stoves stow straggle straggling straighten straighter strainer
-    strains strait strand stranding stranger strangle strangling straw stray streaming strengthen
-    strengths strike strikes string strip strode stroked strove stub stubbing stubble stuck stuff
-    subsides subsidized suck sucks suction sue sued suit summed sunburns sung sunk superb supers
-    supper sure surer surest surf surge surgeons swab swabbing swabs swam swan swapped swat swats
-    sway sways swear swearing swears sweaty sweep sweeping sweet sweets sweller swellings swept
-    swift swifts swig swill swilled swilling swills swine swings switch switches swivelling swore
-    swum symptoms tables tack tacked tacking tackles tacks taken taker takes taking talc tale tales
-    talker talks tall tally tame tames taming tan tank tanked tanking tanks tap tape taping tapped
-    taps tar tars task tasked tasking tasks taxing tea teach teak teaks team teaming teams teas
-    tease teasing teat teats tee teed teem teems teen tees temperate temperatures tempi tempo
-    temporal tempt tend tended tenders tenor tens tensed tenser tenses tensions tensors tent tenth
-    terms terribly terse test texts than thank thanks thaw thaws thee theirs theme themes then
-    theses thick thicken thicket thinker thinking thinks thinned thins thirstiest thirtieths thong
-    thongs thorn thorough threads threat three threes throbs throw thump thus thy tick tickled tide
-    tided tides tie tied ties tightens tighter tights tile tiled tiles tiling till tilling tills
-    timed timer timers tin tinder ting tinge tings tinning tins tinting tints tip tipped tipping
-    tips tire tired tires titling tits toad toddle toddled toddles toed toiled toilets token toll
-    tolls tome tomes ton tone tones tons tool toot torch torching tore toss tote totes tots touchy
-    tough town tows toying toys tracing track trail trailed trailing trainee trainer trait tramp
-    tramped tramps trapper trapping travels tray trays tread tree treed trees trick tricking tries
-    triggers trim trimesters trio trip tripled tripling trips troubled troubles trough truce
-    trucking trued truing trunk tsar tsars tuck tumbler tumors tuned turfed turn turner tusk tutor
-    twentieths twigs twin twine twines twinning twister twos tying tzar tzars udder ulcers
-    unbearably unbeatable unbreakable undersides understate understated understood unit unreadable
-    upped uppers ups urinates usable user uses vain vary vase veil veils verb vie vies vile vine
-    visa voice wade wades wading wafer waft wage wager wages waging wail waist waists wait waiter
-    waked waken wakens walker walking walks wall walled walling wan wand wander wandering wane wanes
-    waning wants war ward warded warding wards warier wariest warmer warming warms warn warned
-    warnings warp warped warping warred warring wars wart wary waters watery watt wave waver waves
-    waving wavy waxes waxing waxy ways wean weaning wear weary wearying weaver weaving weed weeding
-    weeds weedy week weep weeps weer wees weigh weighs weights weighty weirdo weld well welt welting
-    went wept west wets whale whats wheat whens wheres wherever whet whetting whew while whine white
-    wholes whore whose whys wide widen widow width wild wilder wills wilt wily winced wine wined
-    winged winked winner wintery wipe wiper wipes wire wired wiry wise wiser wish wist wit witch
-    wits witting wive wobble woe wok woken woks women won woo wood woods woody woof wooly woos
-    worded wording wordy wore worker world worlds worm wormed worming worms worn worries worsen
-    worsts wot woulds wove woven wrapper wreak wren wrenches wrest wrests wretched wriest wright
-    wring writ writs wrung yearn yearns yell yeti yours yous zinc
+    ribbed rice ricing rider rids rife rights rigs rile riled rims rinds rinks ripe rippled rippling
+    rips rise rite roam roar robbed robs rod rode role roof rook roomy root rope roped ropes rosy
+    rotund rubber rubs rudder rude rued rues rugs ruin ruining ruins ruler rules rums run rune runes
+    rung rungs runt runts rush rushes rust rusting ruts sack sacked sacks sacred sacs sad sadden
+    saddled saddles sades safe sage sags sail sailed sake sale sales sallow salt same sand sanding
+    sane sang sapped save saving sawn saying scabbing scale scaled scalloping scalp scaly scan scans
+    scant scanted scar scares scarfed scarred scars scold scoot scooted scooting score scored scorer
+    scorn scout scouted scram scrapes scrapped scraps scratches scratchier scratching screeching
+    scum scurry seam seams seared seat seating seats seeding seeds seek seeking seeks seeming seen
+    seep seeping seeps seer sees seize seizes sell selling sells sensational serenading serves
+    setting settler settlers settles severed severer severs sewing sexing shack shacks shading shaft
+    shafted shafts shaking shall shallow shame shaming shammed shaping share shared sharing shark
+    sharps shaver sheep sheers shell shelled shelling shells shes shied shies shifty shimmering
+    shine shines shingled shinning shiny ship shipped ships shirt shirted shirts shivers shod shoed
+    shone shoo shooing shook shoon shoos shoots shop shopped shops shore shores shorn shorted
+    shorting shorts shot shots shouldered shout shouting shove shoves shoving show shown shows showy
+    shred shriveling shrugging shuck shucks shun shuns shunt shut sic sicking sics sided sides sidle
+    sidles sift sifted sifting sifts sigh sighs signs silk sill silt silting simile similes simmer
+    sin sine sing singe singes singles singly sings sink sinks sinning sins sinus sipped sire sires
+    siring site sites siting sitter sixes size sizer sizes skein sketching ski skid skill skilled
+    skim skimmed skimming skimped skinning skins skip skipped skipper skis skit skulk skulls slab
+    slabbing slabs slacked slag slaked slam slamming slapped slash slashed slat slated slaving slay
+    slaying slays sled sleek sleeking sleeps sleepy sleet sleeting sleets slick slicking slicks slid
+    slide slides slim slimmed slimmer slimming slings slip slipper slit slitting sliver slivering
+    slop slope slopped slot slots slow slug slugs slum slummed slummer slumming slums slurs slut
+    sluts smack smalls smart smashes smell smelled smelling smells smiled smiles smit smite smites
+    smock smocked smocks smoulder smuggling smut snack snacked snag snagging snaked snared sneak
+    sneaking snide snider sniff snip snipped snitch snitches snore snort snorts snot snots snout
+    snow snuggling soak soaks soaped soared sober sock socked socks sodden sofa soft sold soled soli
+    solo solos solve solves somethings song soon soot sop sopped sorer sores sorta sorts sour sourer
+    sourest sours sow sown spa span spank spanning spans spar spared sparing spas spat spats spawn
+    spay spaying spays speaks spear spearing speck specking sped spell spelled spelling spells spelt
+    spice spiders spies spike spill spines spins spiral spiralling spire spit spite spits spitting
+    split spoiled spoilt spore spores sport sports spout spouted spouts sprains sprang spreads
+    spreed sprig springy sprint sprung spun spur spurred spurring spurs spurt spurts spying squad
+    squads stab stabling stabs stack stacked stacking stacks staff stag staid stain stained stains
+    staked stall stands stank star stare stared stark stars stave staving stay staying stays steak
+    steal steamy steep steeping steeps stem stems step stepped stew stews sticky stiffed stiffen
+    stiffs stilled stilling stills stings stink stinking stinks stirs stitched stock stocking stocks
+    stoke stokes stole stolid stomp stomped stone stoney stony stool stoop stooped stopper store
+    stout stoves stow straggle straggling straighten straighter strainer strains strait strand
+    stranding stranger strangle strangling straw stray streaming strengthen strengths strike strikes
+    string strip strode stroked strove stub stubbing stubble stuck stuff subsides subsidized suck
+    sucks suction sue sued sues suit summed sunburns sung sunk superb supers supper sure surer
+    surest surf surge surgeons swab swabbing swabs swam swan swapped swat swats sway sways swear
+    swearing swears sweaty sweep sweeping sweet sweets sweller swellings swept swift swifts swig
+    swill swilled swilling swills swine swings switch switches swivelling swore swum symptoms tables
+    tack tacked tacking tackles tacks taken taker takes taking talc tale tales talker talks tall
+    tally tame tames taming tan tank tanked tanking tanks tap tape taping tapped taps tar tars task
+    tasked tasking tasks taxing tea teach teak teaks team teaming teams teas tease teasing teat
+    teats tee teed teem teems teen tees temperate temperatures tempi tempo temporal tempt tend
+    tended tenders tenor tens tensed tenser tenses tensions tensors tent tenth terms terribly terse
+    test texts than thank thanks thaw thaws thee theirs theme themes then theses thick thicken
+    thicket thinker thinking thinks thinned thins thirstiest thirtieths thong thongs thorn thorough
+    threads threat three threes throbs throw thump thus thy tick tickled tide tided tides tie tied
+    ties tightens tighter tights tile tiled tiles tiling till tilling tills timed timer timers tin
+    tinder ting tinge tings tinning tins tinting tints tip tipped tipping tips tire tired tires
+    titling tits toad toddle toddled toddles toed toiled toilets token toll tolls tome tomes ton
+    tone tones tons tool toot torch torching tore toss tote totes tots touchy tough town tows toying
+    toys tracing track trail trailed trailing trainee trainer trait tramp tramped tramps trapper
+    trapping travels tray trays tread tree treed trees trick tricking tries triggers trim trimesters
+    trio trip tripled tripling trips troubled troubles trough truce trucking trued truing trunk tsar
+    tsars tuck tumbler tumors tuned turfed turn turner tusk tutor twentieths twigs twin twine twines
+    twinning twister twos tying tzar tzars udder ulcers unbearably unbeatable unbreakable undersides
+    understate understated understood unit unreadable upped uppers ups urinates usable user uses
+    vain vary vase veil veils verb vie vies vile vine visa voice wade wades wading wafer waft wage
+    wager wages waging wail waist waists wait waiter waked waken wakens walker walking walks wall
+    walled walling wan wand wander wandering wane wanes waning wants war ward warded warding wards
+    warier wariest warmer warming warms warn warned warnings warp warped warping warred warring wars
+    wart wary waters watery watt wave waver waves waving wavy waxes waxing waxy ways wean weaning
+    wear weary wearying weaver weaving weed weeding weeds weedy week weep weeps weer wees weigh
+    weighs weights weighty weirdo weld well welt welting went wept west wets whale whats wheat whens
+    wheres wherever whet whetting whew while whine white wholes whore whose whys wide widen widow
+    width wild wilder wills wilt wily winced wine wined winged winked winner wintery wipe wiper
+    wipes wire wired wiry wise wiser wish wist wit witch wits witting wive wobble woe wok woken woks
+    women won woo wood woods woody woof wooly woos worded wording wordy wore worker world worlds
+    worm wormed worming worms worn worries worsen worsts wot woulds wove woven wrapper wreak wren
+    wrenches wrest wrests wretched wriest wright wring writ writs wrung yearn yearns yell yeti yours
+    yous zinc
     """
 )

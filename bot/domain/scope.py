@@ -114,6 +114,8 @@ class Scope:
         self.resuming = frozenset(w for raw in rules.resuming for w in words_of(raw))
         self.past = frozenset(w for raw in rules.past for w in words_of(raw))
         self.acted_on = frozenset(w for raw in rules.acted_on for w in words_of(raw))
+        self.their = frozenset(w for raw in rules.their for w in words_of(raw))
+        self.vocabulary |= self.their
         self.first_person = frozenset(w for raw in rules.first_person for w in words_of(raw))
         self.vocabulary |= self.first_person
         self._present = [tuple(ws) for ws in map(words_of, rules.present) if ws]
@@ -388,7 +390,9 @@ class Scope:
         for k in range(at, min(at + 3, len(words))):
             for phrase in self._reporting:
                 if tuple(words[k : k + len(phrase)]) == phrase:
-                    return True
+                    # "my friend thinks she has sciatica" reports the friend's own
+                    after = k + len(phrase)
+                    return not (after < len(words) and words[after] in self.their)
         return False
 
     @staticmethod
