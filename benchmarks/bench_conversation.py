@@ -22,7 +22,7 @@ the bot's latest message).
 
 Both bots run in a subprocess of their own (this script with ``--serve``), long
 polling the fake Bot API the way the tests do (``running_bot`` from
-tests/test_telegram_e2e.py for Knotbot, ``run_polling`` from tests/fakebotapi.py
+tests/e2e_helpers.py for Knotbot, ``run_polling`` from tests/fakebotapi.py
 for the echo bot: ``poll_interval=0, timeout=1``); the fake API and the load
 generator run in this process. Each bot gets a fresh FakeBotAPI instance (same
 class and options) and one warm-up round by a separate person before the clock
@@ -100,7 +100,7 @@ ROUND: list[Step] = [
 
 async def _serve_knotbot(stop: asyncio.Event) -> None:
     from bot.settings import Settings
-    from tests.test_telegram_e2e import running_bot
+    from tests.e2e_helpers import running_bot
 
     settings = Settings(_env_file=None)  # everything from the environment
     async with running_bot(settings):

@@ -2,7 +2,13 @@
 
 import pytest as _pytest
 
-pytest_plugins = ["tests.runtime_fixtures"]
+# assertions in the shared helper modules are rewritten like those in test modules (detailed
+# failure messages); the fixtures are plugins, rewritten anyway
+_pytest.register_assert_rewrite(
+    "tests.bot_process", "tests.core_steps", "tests.e2e_helpers", "tests.followup_helpers"
+)
+
+pytest_plugins = ["tests.runtime_fixtures", "tests.e2e_fixtures"]
 
 
 def pytest_collection_modifyitems(items: list[_pytest.Item]) -> None:

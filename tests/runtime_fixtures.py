@@ -1,7 +1,7 @@
 """Fixtures for tests that use the real database and delivery: SQLite always, PostgreSQL when reachable.
 
 ``database`` (for the repositories and the dispatcher) and ``e2e_database_url``
-(for the whole bot, through ``make_settings`` in tests/test_telegram_e2e.py) are
+(for the whole bot, through ``make_settings`` in tests/e2e_fixtures.py) are
 parametrised over both engines; the PostgreSQL case is skipped with a clear
 reason when no server answers at ``KNOTBOT_TEST_POSTGRES_URL`` (default:
 postgresql+asyncpg://127.0.0.1:5432/test, trust auth), and fails instead with

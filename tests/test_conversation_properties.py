@@ -24,7 +24,7 @@ from bot.domain.conversation import INTENSITIES, KNOT_FEELS, Decision, Env, deci
 from bot.domain.effects import Cancel, Message, Reply, Schedule, Toast
 from bot.domain.events import BadPress, Command, Event, Press, Text, Unsupported, decode_press
 from bot.domain.state import State, Step
-from tests.test_conversation import states_at_every_step
+from tests.core_steps import states_at_every_step
 
 COMMANDS = ["start", "massage", "cancel", "help", "about"]
 AREA_PHRASES = [

@@ -5,9 +5,6 @@ is started again. Every conversation and every scheduled message must come throu
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -19,65 +16,16 @@ from sqlalchemy import select
 
 from bot.storage.db import Database
 from bot.storage.models import ScheduledMessage
+from tests.bot_process import BotProcess
+from tests.e2e_helpers import to_hold
 from tests.fakebotapi import FakeBotAPI
-from tests.test_telegram_e2e import api, to_hold  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 GREETING = "Hi, I'm Knotbot"
 
 
-class BotProcess:
-    """``python -m bot`` with its own environment; output goes to a log file."""
-
-    def __init__(self, api: FakeBotAPI, workdir: Path, **env: str) -> None:  # noqa: F811
-        self.env = {
-            "PATH": os.environ.get("PATH", ""),
-            "TELEGRAM_BOT_TOKEN": "123456:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw",
-            "TELEGRAM_API_URL": api.base_url,
-            "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'bot.db'}",
-            "KNOTBOT_TIME_SCALE": "0.1",
-            "KNOTBOT_DISPATCH_POLL_SECONDS": "0.5",
-            "KNOTBOT_LEASE_SECONDS": "1",
-            **env,
-        }
-        self.workdir = workdir
-        self.proc: asyncio.subprocess.Process | None = None
-        self.runs = 0
-
-    @property
-    def database_url(self) -> str:
-        return self.env["DATABASE_URL"]
-
-    async def start(self) -> None:
-        self.runs += 1
-        log = open(self.workdir / f"bot-{self.runs}.log", "wb")  # noqa: SIM115, ASYNC230
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", env=self.env, cwd=self.workdir, stdout=log, stderr=log
-        )
-        log.close()
-
-    async def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-        self.proc = None
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
-        self.proc = None
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.workdir.glob("bot-*.log")))
-
-
 @asynccontextmanager
-async def bot_process(api: FakeBotAPI, workdir: Path) -> AsyncIterator[BotProcess]:  # noqa: F811
+async def bot_process(api: FakeBotAPI, workdir: Path) -> AsyncIterator[BotProcess]:
     bot = BotProcess(api, workdir)
     try:
         yield bot
@@ -85,7 +33,7 @@ async def bot_process(api: FakeBotAPI, workdir: Path) -> AsyncIterator[BotProces
         await bot.stop()
 
 
-async def _wait_for_call(api: FakeBotAPI, method: str, count: int = 1, timeout: float = 30) -> None:  # noqa: F811, ASYNC109
+async def _wait_for_call(api: FakeBotAPI, method: str, count: int = 1, timeout: float = 30) -> None:  # noqa: ASYNC109
     deadline = time.monotonic() + timeout
     while len(api.calls_to(method)) < count:
         assert time.monotonic() < deadline, f"no {method} call within {timeout}s"
@@ -101,7 +49,7 @@ async def _rows(url: str) -> list[ScheduledMessage]:
         await db.dispose()
 
 
-async def test_kill_9_mid_session_and_restart(api: FakeBotAPI, tmp_path: Path) -> None:  # noqa: F811
+async def test_kill_9_mid_session_and_restart(api: FakeBotAPI, tmp_path: Path) -> None:
     async with bot_process(api, tmp_path) as bot:
         await bot.start()
         hal = api.user(9101, "Hal")
@@ -128,7 +76,7 @@ async def test_kill_9_mid_session_and_restart(api: FakeBotAPI, tmp_path: Path) -
     assert "Traceback" not in bot.logs() or "update failed" not in bot.logs()
 
 
-async def test_kill_9_mid_dispatch_loses_nothing_and_doubles_nothing(api: FakeBotAPI, tmp_path: Path) -> None:  # noqa: F811
+async def test_kill_9_mid_dispatch_loses_nothing_and_doubles_nothing(api: FakeBotAPI, tmp_path: Path) -> None:
     async with bot_process(api, tmp_path) as bot:
         await bot.start()
         ann = api.user(9201, "Ann")

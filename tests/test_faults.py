@@ -20,17 +20,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 from telegram.request import HTTPXRequest
 
-import tests.test_telegram_e2e as e2e
+import tests.e2e_helpers as e2e_helpers
 from bot.adapters.telegram import StartupError, build_application
 from bot.domain.effects import message_from_payload
 from bot.logging_setup import RedactingFormatter
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import Conversation, ProcessedUpdate, ScheduledMessage
+from tests.bot_process import BotProcess
+from tests.e2e_helpers import free_port, running_bot, to_hold
 from tests.fakebotapi import FakeBotAPI
-from tests.test_crash import BotProcess
-from tests.test_telegram_e2e import api, make_settings, running_bot, to_hold  # noqa: F401  (fixtures)
-from tests.test_webhook import free_port
 
 GREETING = "Hi, I'm Knotbot"
 HELP = "Here is what I can do"
@@ -51,8 +50,8 @@ async def _count(settings: Settings, model: type) -> int:
 
 
 async def test_polling_survives_5xx_and_429(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
 ) -> None:
     async with running_bot(make_settings()):
         api.fail_next("getUpdates", 502, count=2)
@@ -68,8 +67,8 @@ async def test_polling_survives_5xx_and_429(
 
 
 async def test_replies_survive_5xx_and_429_and_arrive_once(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
 ) -> None:
     async with running_bot(make_settings(dispatch_poll_seconds=0.2)):
         bob = api.user(8202, "Bob")
@@ -85,8 +84,8 @@ async def test_replies_survive_5xx_and_429_and_arrive_once(
 
 
 async def test_a_redelivered_update_has_no_second_effect(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings()
     async with running_bot(settings):
@@ -103,8 +102,8 @@ async def test_a_redelivered_update_has_no_second_effect(
 
 
 async def test_a_briefly_locked_database_is_waited_for(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings()
     if not settings.database_url.startswith("sqlite"):
@@ -127,8 +126,8 @@ async def test_a_briefly_locked_database_is_waited_for(
 
 
 async def test_an_unavailable_database_tells_the_person_and_writes_nothing(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -190,7 +189,7 @@ def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
             **kwargs,
         )
 
-    monkeypatch.setattr(e2e, "build_application", build)
+    monkeypatch.setattr(e2e_helpers, "build_application", build)
 
 
 async def _until(predicate: Callable[[], object], what: str, timeout: float = 30) -> None:  # noqa: ASYNC109
@@ -200,7 +199,7 @@ async def _until(predicate: Callable[[], object], what: str, timeout: float = 30
         await asyncio.sleep(0.05)
 
 
-def _given_up(api: FakeBotAPI, method: str) -> list[Any]:  # noqa: F811
+def _given_up(api: FakeBotAPI, method: str) -> list[Any]:
     """Calls the bot stopped waiting for (the fake records them with 499)."""
     return [c for c in api.calls_to(method) if c.error_code == 499]
 
@@ -210,8 +209,8 @@ def _count_texts(texts: list[str], needle: str) -> int:
 
 
 async def test_polling_survives_get_updates_timeouts_and_an_outage(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
     short_timeouts: None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -253,8 +252,8 @@ async def test_polling_survives_get_updates_timeouts_and_an_outage(
 
 
 async def test_a_reply_whose_send_times_out_is_sent_again(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
     short_timeouts: None,
 ) -> None:
     settings = make_settings(dispatch_poll_seconds=0.2)
@@ -295,7 +294,7 @@ OFFLINE_NOTE = "I was offline for part of your hold"
 
 
 async def _hold_through_an_outage(
-    api: FakeBotAPI,  # noqa: F811
+    api: FakeBotAPI,
     settings: Settings,
 ) -> tuple[list[str], list[ScheduledMessage]]:
     """Start a hold, take Telegram down until every timed message of it due meanwhile failed, bring
@@ -327,8 +326,8 @@ async def _hold_through_an_outage(
 
 
 async def test_hold_prompts_due_during_an_outage_are_not_lost_or_doubled(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
 ) -> None:
     # a 30 s hold at time scale 0.1: prompts after 0.75, 1.5 and 2.25 s, the end after 3 s
     settings = make_settings(time_scale=0.1, dispatch_poll_seconds=0.2)
@@ -341,8 +340,8 @@ async def test_hold_prompts_due_during_an_outage_are_not_lost_or_doubled(
 
 
 async def test_hold_prompts_after_an_outage_keep_their_order_or_are_dropped(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings(time_scale=0.1, dispatch_poll_seconds=0.2)
     arrived, rows = await _hold_through_an_outage(api, settings)
@@ -391,8 +390,8 @@ def _start_up_retries(records: list[logging.LogRecord], method: str) -> list[log
 
 
 async def test_start_up_waits_for_telegram_and_then_serves(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     settings = make_settings(telegram_bot_token=TOKEN)
@@ -428,8 +427,8 @@ async def test_start_up_waits_for_telegram_and_then_serves(
 
 @pytest.mark.parametrize(("code", "description"), [(404, "Not Found"), (500, "Internal Server Error")])
 async def test_a_failing_command_menu_never_holds_up_the_start(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
     caplog: pytest.LogCaptureFixture,
     code: int,
     description: str,
@@ -453,8 +452,8 @@ async def test_a_failing_command_menu_never_holds_up_the_start(
 
 @pytest.mark.parametrize(("code", "description"), [(401, "Unauthorized"), (404, "Not Found")])
 async def test_a_rejected_token_stops_the_start_at_once(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
     code: int,
     description: str,
 ) -> None:
@@ -472,9 +471,9 @@ async def test_a_rejected_token_stops_the_start_at_once(
 
 
 class Knotbot(BotProcess):
-    """``python -m bot <command>`` (test_crash's bot process, given a command line)."""
+    """``python -m bot <command>`` (the bot process of tests/bot_process.py, given a command line)."""
 
-    def __init__(self, api: FakeBotAPI, workdir: Path, *args: str, **env: str) -> None:  # noqa: F811
+    def __init__(self, api: FakeBotAPI, workdir: Path, *args: str, **env: str) -> None:
         super().__init__(api, workdir, **env)
         self.args = args
 
@@ -513,7 +512,7 @@ def _webhook_env() -> dict[str, str]:
 
 
 async def test_knotbot_run_waits_for_telegram_and_polls_through_an_outage(
-    api: FakeBotAPI,  # noqa: F811
+    api: FakeBotAPI,
     tmp_path: Path,
 ) -> None:
     bot = Knotbot(api, tmp_path, "run")
@@ -540,7 +539,7 @@ async def test_knotbot_run_waits_for_telegram_and_polls_through_an_outage(
 
 
 async def test_knotbot_webhook_waits_for_telegram_at_start(
-    api: FakeBotAPI,  # noqa: F811
+    api: FakeBotAPI,
     tmp_path: Path,
 ) -> None:
     env = _webhook_env()
@@ -569,7 +568,7 @@ async def test_knotbot_webhook_waits_for_telegram_at_start(
 
 @pytest.mark.parametrize("command", ["run", "webhook"])
 async def test_knotbot_exits_with_one_line_when_telegram_rejects_the_token(
-    api: FakeBotAPI,  # noqa: F811
+    api: FakeBotAPI,
     tmp_path: Path,
     command: str,
 ) -> None:
@@ -592,7 +591,7 @@ async def test_knotbot_exits_with_one_line_when_telegram_rejects_the_token(
 
 @pytest.mark.parametrize("command", ["run", "webhook"])
 async def test_knotbot_exits_with_one_line_when_the_metrics_port_is_taken(
-    api: FakeBotAPI,  # noqa: F811
+    api: FakeBotAPI,
     tmp_path: Path,
     command: str,
 ) -> None:

@@ -11,8 +11,8 @@ from bot.adapters.flood import FloodGate, Verdict
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import ProcessedUpdate
+from tests.e2e_helpers import running_bot
 from tests.fakebotapi import FakeBotAPI
-from tests.test_telegram_e2e import api, make_settings, running_bot  # noqa: F401  (fixtures)
 
 
 class FakeClock:
@@ -65,8 +65,8 @@ def test_memory_stays_bounded() -> None:
 
 
 async def test_a_flood_gets_one_notice_and_others_are_answered(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings(flood_limit=20)
     async with running_bot(settings):

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures api and make_settings are imported from tests.test_telegram_e2e
 """Follow-ups end to end: real PTB over HTTP to the fake Bot API, SQLite and PostgreSQL.
 
 Time is scaled down (KNOTBOT_TIME_SCALE) so that a day passes in seconds: the
@@ -15,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from datetime import time as clock_time
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,12 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content_loader import DEFAULT_CONTENT_DIR, load_content
 from bot.settings import Settings
-from bot.storage.db import Database
-from bot.storage.models import CheckinAnswer, Conversation, Person, ScheduledMessage
+from bot.storage.models import CheckinAnswer, Person, ScheduledMessage
+from tests.e2e_helpers import running_bot, to_hold
 from tests.fakebotapi import FakeBotAPI, FakeUser
-from tests.test_telegram_e2e import api, make_settings, running_bot, to_hold  # noqa: F401 - fixtures
+from tests.followup_helpers import count, decided_at, finish, meant, offset_where_it_is, offset_zone, query
 
-T = TypeVar("T")
 DAY_IN_SECONDS_AT = 0.0001  # KNOTBOT_TIME_SCALE: a day passes in 8.6 s
 RULES = load_content(DEFAULT_CONTENT_DIR).followups
 DEFAULT_HOUR = RULES.check_hour
@@ -64,17 +60,6 @@ CITIES = {
 }
 
 
-def offset_where_it_is(hour: int) -> str:
-    """A whole-hour UTC offset where the local time now is ``hour``:MM (the minutes as in UTC)."""
-    offset = (hour - datetime.now(UTC).hour + 12) % 24 - 12
-    return f"UTC{'+' if offset >= 0 else '-'}{abs(offset):02d}:00"
-
-
-def offset_zone(name: str) -> tzinfo:
-    """``UTC+05:00`` → a fixed-offset tzinfo (whole hours, as made by :func:`offset_where_it_is`)."""
-    return timezone(timedelta(hours=int(name[3:6])))
-
-
 def city_where_it_is_about(hour: int) -> tuple[str, str]:
     """The city (and its IANA zone) whose local time now is nearest ``hour``:00, DST included."""
     now = datetime.now(UTC)
@@ -88,19 +73,6 @@ def city_where_it_is_about(hour: int) -> tuple[str, str]:
     return city, CITIES[city]
 
 
-async def finish(user: FakeUser) -> None:
-    """From the end of the hold to the time-zone question (the first opt-in asks for it)."""
-    await user.wait_for("How was the pressure?", timeout=15)
-    await user.press("Just right")
-    await user.wait_for("How does the knot feel")
-    await user.press("Softer")
-    await user.wait_for("What next?")
-    await user.press("Finish")
-    await user.wait_for("check in later")
-    await user.press("Yes, check in")
-    await user.wait_for("Share my location")
-
-
 async def choose_hour(user: FakeUser, hour: int) -> None:
     await user.send_command("reminders")
     await user.wait_for(f"Next-day check at: {DEFAULT_HOUR:02d}:00")
@@ -111,15 +83,6 @@ async def choose_hour(user: FakeUser, hour: int) -> None:
 
 
 # -- reading the database -------------------------------------------------------------------
-
-
-async def query(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    db = Database(settings.database_url)
-    try:
-        async with db.transaction() as session:
-            return await work(session)
-    finally:
-        await db.dispose()
 
 
 async def followup_rows(settings: Settings, user: FakeUser) -> dict[str, ScheduledMessage]:
@@ -142,24 +105,6 @@ async def check_rows(settings: Settings, user: FakeUser) -> dict[int, ScheduledM
     return {int(key.rsplit(":", 1)[1]): row for key, row in rows.items() if key.startswith("fu:chk:")}
 
 
-async def decided_at(settings: Settings, user: FakeUser) -> datetime:
-    """The bot's exact "now" for the person's latest update (stored with the conversation state).
-
-    A follow-up's due time is that instant plus the real wait times KNOTBOT_TIME_SCALE, so
-    with it the real time the bot meant can be read back from the row.
-    """
-
-    async def work(session: AsyncSession) -> datetime:
-        found = await session.execute(
-            select(Conversation.updated_at)
-            .join(Person, Person.id == Conversation.person_id)
-            .where(Person.external_id == str(user.id))
-        )
-        return found.scalar_one()
-
-    return await query(settings, work)
-
-
 async def checkin_answers(settings: Settings, user: FakeUser) -> list[tuple[int, str]]:
     async def work(session: AsyncSession) -> list[tuple[int, str]]:
         found = await session.execute(
@@ -173,11 +118,6 @@ async def checkin_answers(settings: Settings, user: FakeUser) -> list[tuple[int,
     return await query(settings, work)
 
 
-def meant(row: ScheduledMessage, decided: datetime, scale: float) -> datetime:
-    """The unscaled due time: what the bot would wait for with KNOTBOT_TIME_SCALE=1."""
-    return decided + (row.due_at - decided) / scale
-
-
 def local_at(day: date, hour: int, tz: tzinfo) -> datetime:
     return datetime.combine(day, clock_time(hour), tzinfo=tz)
 
@@ -186,10 +126,6 @@ def only(rows: dict[str, ScheduledMessage], prefix: str) -> ScheduledMessage:
     found = [row for key, row in rows.items() if key.startswith(prefix)]
     assert len(found) == 1, sorted(rows)
     return found[0]
-
-
-def count(user: FakeUser, text: str) -> int:
-    return sum(text in t for t in user.texts)
 
 
 # -- the full loop ------------------------------------------------------------------------

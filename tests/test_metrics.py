@@ -12,9 +12,8 @@ from prometheus_client import REGISTRY
 
 from bot import metrics
 from bot.settings import Settings
+from tests.e2e_helpers import running_bot, telegram_bot
 from tests.fakebotapi import FakeBotAPI
-from tests.test_odd_input import telegram_bot
-from tests.test_telegram_e2e import api, make_settings, running_bot  # noqa: F401  (fixtures)
 
 
 def _value(name: str, **labels: str) -> float:
@@ -50,8 +49,8 @@ async def test_health_and_metrics_endpoints_answer_and_unknown_paths_do_not() ->
 
 
 async def test_a_running_bot_counts_updates_latency_and_messages(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
 ) -> None:
     handled = _value("knotbot_updates_total", outcome="handled")
     latency = _value("knotbot_handler_seconds_count")
@@ -97,7 +96,7 @@ async def test_a_huge_request_line_or_endless_headers_get_431_without_a_tracebac
         await server.stop()
 
 
-def test_metrics_host_is_a_setting_with_a_local_default(make_settings: Callable[..., Settings]) -> None:  # noqa: F811
+def test_metrics_host_is_a_setting_with_a_local_default(make_settings: Callable[..., Settings]) -> None:
     assert Settings(_env_file=None).metrics_host == "127.0.0.1"  # type: ignore[call-arg]
     assert make_settings(metrics_host="0.0.0.0").metrics_host == "0.0.0.0"
 
@@ -181,7 +180,7 @@ async def test_healthz_is_one_handler_for_both_servers() -> None:
     }
 
 
-def test_webhook_mode_refuses_one_port_for_both_servers(make_settings: Callable[..., Settings]) -> None:  # noqa: F811
+def test_webhook_mode_refuses_one_port_for_both_servers(make_settings: Callable[..., Settings]) -> None:
     from bot.adapters.webhook import WebhookConfigError, check_settings
 
     settings = make_settings(

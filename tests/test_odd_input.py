@@ -15,22 +15,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.adapters.telegram import TelegramBot
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import Conversation, GroupChat, Person
+from tests.e2e_helpers import begin, running_bot, telegram_bot
 from tests.fakebotapi import FakeBotAPI, FakeUser
-from tests.test_telegram_e2e import api, begin, make_settings, running_bot  # noqa: F401  (fixtures)
 
 QUESTION = "Where is the knot?"
-
-
-def telegram_bot(app: Any) -> TelegramBot:
-    """The TelegramBot behind a built Application (its one handler is ``TelegramBot.on_update``)."""
-    handler = app.handlers[0][0]
-    bot = handler.callback.__self__
-    assert isinstance(bot, TelegramBot)
-    return bot
 
 
 IGNORED = None  # expect no answer at all
@@ -158,8 +149,8 @@ async def _step(settings: Settings, user_id: int) -> tuple[str, int]:
 
 
 async def test_every_odd_input_is_answered_or_ignored_and_the_session_is_unharmed(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings()
     async with running_bot(settings) as app:
@@ -223,8 +214,8 @@ async def test_every_odd_input_is_answered_or_ignored_and_the_session_is_unharme
     ],
 )
 async def test_groups_get_one_note_across_restarts_and_channels_none(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings: Callable[..., Settings],  # noqa: F811
+    api: FakeBotAPI,
+    make_settings: Callable[..., Settings],
     kind: str,
     chat: dict[str, Any],
 ) -> None:

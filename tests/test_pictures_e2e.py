@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.e2e_helpers import running_bot
 from tests.fakebotapi import FakeBotAPI, FakeUser
-from tests.test_telegram_e2e import api, make_settings, running_bot  # noqa: F401  (fixtures)
 
 
 async def to_setup(
@@ -28,8 +28,8 @@ async def to_setup(
 
 
 async def test_setup_picture_is_uploaded_once_then_sent_by_file_id(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings,  # noqa: F811
+    api: FakeBotAPI,
+    make_settings,
 ) -> None:
     async with running_bot(make_settings()):
         ann, bob = api.user(7001, "Ann"), api.user(7002, "Bob")
@@ -59,7 +59,7 @@ async def test_setup_picture_is_uploaded_once_then_sent_by_file_id(
     api.assert_no_server_errors()
 
 
-async def test_progress_without_and_with_ratings(api: FakeBotAPI, make_settings) -> None:  # noqa: F811
+async def test_progress_without_and_with_ratings(api: FakeBotAPI, make_settings) -> None:
     async with running_bot(make_settings()):
         cy = api.user(7003, "Cy")
         await cy.send_command("progress")
@@ -89,7 +89,7 @@ async def test_progress_without_and_with_ratings(api: FakeBotAPI, make_settings)
     api.assert_no_server_errors()
 
 
-async def test_help_lists_progress(api: FakeBotAPI, make_settings, tmp_path: Path) -> None:  # noqa: F811
+async def test_help_lists_progress(api: FakeBotAPI, make_settings, tmp_path: Path) -> None:
     async with running_bot(make_settings()):
         di = api.user(7004, "Di")
         await di.send_command("help")
@@ -97,8 +97,8 @@ async def test_help_lists_progress(api: FakeBotAPI, make_settings, tmp_path: Pat
 
 
 async def test_a_picture_that_keeps_failing_gives_way_to_its_words(
-    api: FakeBotAPI,  # noqa: F811
-    make_settings,  # noqa: F811
+    api: FakeBotAPI,
+    make_settings,
 ) -> None:
     """sendPhoto keeps failing (a 500): after one short retry the set-up's words go alone, and the
     next question is not held up behind the picture's retries."""

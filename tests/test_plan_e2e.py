@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures api and make_settings are imported from tests.test_telegram_e2e
 """The practice plan end to end: real PTB over HTTP to the fake Bot API, SQLite and PostgreSQL.
 
 Time is scaled (KNOTBOT_TIME_SCALE). A plan is set for a local time a minute or two
@@ -20,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
 from bot.storage.models import Person, PracticePlan, ScheduledMessage, SessionRound
+from tests.e2e_helpers import running_bot, spot_to_hold, to_hold
 from tests.fakebotapi import FakeBotAPI, FakeUser
-from tests.test_followups_e2e import count, decided_at, meant, offset_where_it_is, offset_zone, query
-from tests.test_telegram_e2e import api, make_settings, running_bot, spot_to_hold, to_hold  # noqa: F401
+from tests.followup_helpers import count, decided_at, meant, offset_where_it_is, offset_zone, query
 
 T = TypeVar("T")
 REMINDER = "Time for your 5-minute upper back session"

@@ -26,9 +26,9 @@ from bot.service import ConversationService
 from bot.storage.db import Database
 from bot.storage.models import Base, Person, ProcessedUpdate
 from bot.storage.privacy import NOT_ABOUT_A_PERSON, export_person, personal_tables
+from tests.e2e_helpers import running_bot
 from tests.fakebotapi import FakeBotAPI
 from tests.runtime_fixtures import Clock
-from tests.test_telegram_e2e import api, make_settings, running_bot  # noqa: F401  (fixtures)
 
 # -- the pure core ------------------------------------------------------------------------
 
@@ -211,7 +211,7 @@ async def test_export_and_erase_cover_every_row_and_only_that_person(
 # -- through Telegram ---------------------------------------------------------------------
 
 
-async def test_mydata_and_delete_through_telegram(api: FakeBotAPI, make_settings: Callable[..., Any]) -> None:  # noqa: F811
+async def test_mydata_and_delete_through_telegram(api: FakeBotAPI, make_settings: Callable[..., Any]) -> None:
     settings = make_settings()
     async with running_bot(settings):
         ann = api.user(5151, "Ann")

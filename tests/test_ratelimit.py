@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures api and make_settings are imported from tests.test_telegram_e2e
 """Telegram's send limits: the limiter on a virtual clock, the real bot against a fake enforcing them.
 
 The unit tests run :class:`~bot.ratelimit.SendLimiter` on an event loop whose
@@ -28,9 +27,9 @@ import pytest
 
 import bot.ratelimit
 from bot.ratelimit import CHAT_BURST, NoLimit, SendLimiter
+from tests.e2e_helpers import running_bot, to_hold
 from tests.fakebotapi import ApiError, FakeBotAPI, FakeUser
-from tests.test_followups_e2e import finish, offset_where_it_is
-from tests.test_telegram_e2e import api, make_settings, running_bot, to_hold  # noqa: F401 - fixtures
+from tests.followup_helpers import finish, offset_where_it_is
 
 T = TypeVar("T")
 TICK = 1e-9  # what one pass of the virtual loop takes

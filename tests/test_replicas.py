@@ -36,9 +36,9 @@ from bot.content_loader import DEFAULT_CONTENT_DIR
 from bot.storage.db import Database
 from bot.storage.migrations import upgrade
 from bot.storage.models import Person, ScheduledMessage
+from tests.e2e_helpers import free_port
 from tests.fakebotapi import FakeBotAPI, FakeUser
 from tests.runtime_fixtures import fresh_postgres_database, require_postgres
-from tests.test_webhook import free_port
 
 PATH = "/telegram/updates"
 SECRET = "replica-test-secret"

@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the fixtures api and make_settings are imported from tests.test_telegram_e2e
 """Security and privacy hardening (docs/security.md), end to end over the fake Bot API.
 
 A malicious client forging button data, a noisy neighbour with a pile of due messages, an
@@ -25,9 +24,8 @@ from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import CheckinAnswer, ScheduledMessage
 from bot.storage.repositories import People, Schedule
+from tests.e2e_helpers import running_bot, telegram_bot, to_hold
 from tests.fakebotapi import FakeBotAPI, FakeUser
-from tests.test_odd_input import telegram_bot
-from tests.test_telegram_e2e import api, make_settings, running_bot, to_hold  # noqa: F401 - fixtures
 
 
 async def scalar(settings: Settings, query: Any) -> Any:

@@ -1,16 +1,16 @@
 """End to end: the real PTB Application polls the fake Bot API over HTTP; simulated people chat.
 
 Time is scaled down (KNOTBOT_TIME_SCALE) so a 30 s hold takes a fraction of a
-second; the database is a real SQLite file or PostgreSQL database (``make_settings`` is
-parametrised over both, and so is every suite that imports it); the scheduler is PTB's JobQueue
-(APScheduler) waking the database-backed dispatcher.
+second; the database is a real SQLite file or PostgreSQL database (``make_settings``, in
+tests/e2e_fixtures.py, is parametrised over both, and so is every suite that uses it); the
+scheduler is PTB's JobQueue (APScheduler) waking the database-backed dispatcher. Starting the bot
+and walking a person to the hold are in tests/e2e_helpers.py.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,99 +18,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.adapters.telegram import build_application
 from bot.content_loader import DEFAULT_CONTENT_DIR, load_content
 from bot.domain.actions import Band
 from bot.domain.events import Press, decode_press
 from bot.domain.matcher import Matcher
 from bot.domain.state import Step
-from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import Conversation, FollowupChoice, Person, ScheduledMessage, SessionRound
+from tests.core_steps import NON_ANSWER_HINTS
+from tests.e2e_helpers import begin, running_bot, to_area_question, to_hold
 from tests.fakebotapi import FakeBotAPI, FakeUser
-from tests.test_conversation import NON_ANSWER_HINTS
-
-TIME_SCALE = 0.01
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[FakeBotAPI]:
-    async with FakeBotAPI() as fake:
-        yield fake
-
-
-@pytest.fixture
-def make_settings(api: FakeBotAPI, e2e_database_url: str) -> Callable[..., Settings]:
-    def make(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {
-            "telegram_bot_token": "123456:TEST-TOKEN-not-real",
-            "telegram_api_url": api.base_url,
-            "database_url": e2e_database_url,
-            "time_scale": TIME_SCALE,
-            "dispatch_poll_seconds": 0.5,
-            "flood_limit": 0,  # simulated people poke far faster than people do (tests/test_flood.py)
-            # simulated people tap much faster than real ones; the per-chat 1/s pacing is
-            # exercised in tests/test_ratelimit.py and would only slow these conversations down
-            "chat_burst": 200,
-        }
-        values.update(overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-    return make
-
-
-@asynccontextmanager
-async def running_bot(settings: Settings) -> AsyncIterator[Any]:
-    """Start the app the way ``Application.run_polling`` does, hooks included, and stop it cleanly."""
-    app = build_application(settings)
-    await app.initialize()
-    try:
-        await app.post_init(app)
-        await app.updater.start_polling(poll_interval=0, timeout=1)
-        await app.start()
-        try:
-            yield app
-        finally:
-            await app.updater.stop()
-            await app.stop()
-            await app.post_stop(app)
-    finally:
-        await app.shutdown()
-        await app.post_shutdown(app)
-
-
-async def begin(user: FakeUser) -> None:
-    await user.send_command("start")
-    await user.wait_for("Tap Begin")
-    await user.press("Begin")
-    await user.wait_for("Do any of these apply")
-
-
-async def to_area_question(user: FakeUser) -> None:
-    await begin(user)
-    await user.press("None of these")
-    await user.wait_for("Where is the knot?")
-
-
-async def to_hold(user: FakeUser, area_text: str = "between my shoulder blades", seconds: int = 30) -> None:
-    await to_area_question(user)
-    await user.send_text(area_text)
-    await spot_to_hold(user, seconds)
-
-
-async def spot_to_hold(user: FakeUser, seconds: int = 30) -> None:
-    """From "find the exact spot" to a hold that has begun (the recommended tool, steady pressure)."""
-    await user.wait_for("find the exact spot")
-    await user.press("Found it")
-    await user.wait_for("What will you use")
-    await user.press("recommended")
-    await user.wait_for("Two ways")
-    await user.press("Steady pressure")
-    await user.wait_for("How long")
-    await user.press(f"{seconds} s")
-    await user.wait_for("Get into position")
-    await user.press("Start")
-    await user.wait_for("Press in now")
 
 
 async def test_full_session_from_start_to_aftercare(api: FakeBotAPI, make_settings, tmp_path: Path) -> None:

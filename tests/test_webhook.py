@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,17 +25,11 @@ from bot.adapters.webhook import REFUSED_LOG_SECONDS, SECRET_HEADER, GuardedH11,
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.models import ProcessedUpdate
+from tests.e2e_helpers import free_port
 from tests.fakebotapi import FakeBotAPI
 
 SECRET = "s3cret-Webhook_token"
 PATH = "/telegram/hook-7d1c"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @asynccontextmanager
