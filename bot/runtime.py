@@ -19,7 +19,7 @@ from bot.domain.matcher import Matcher
 from bot.pictures.renderers import register_pictures
 from bot.privacy import mydata_renderer
 from bot.retention import Retention
-from bot.service import ConversationService
+from bot.service import ConversationService, Handled
 from bot.settings import Settings
 from bot.storage.db import Database
 from bot.storage.leader import leader_for
@@ -80,6 +80,14 @@ class Delivery:
     dispatcher: Dispatcher
     waker: Waker
     retention: Retention  # the daily pruning job, on the same scheduler as the waker
+
+    async def after_update(self, handled: Handled, *, defer_paced: bool = False) -> None:
+        """Once an update has committed, the same for every adapter: send the claimed replies in
+        order, then the direct messages (the farewell after /delete), then set the wake-up for the
+        first timed message. ``defer_paced``: see :meth:`Deliverer.deliver` (Telegram polling)."""
+        await self.deliverer.deliver(handled.replies, defer_paced=defer_paced)
+        await self.deliverer.send_direct(handled.direct)
+        self.waker.wake_at(handled.scheduled_first)
 
 
 def build_delivery(core: Core, transport: Transport, scheduler: object) -> Delivery:

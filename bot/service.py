@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import assert_never
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,7 @@ from bot.domain.decision import CheckStatus, Env
 from bot.domain.effects import (
     Cancel,
     DropPlan,
+    Effect,
     ForgetPerson,
     Kind,
     Message,
@@ -54,6 +56,7 @@ from bot.geo import timezone_at
 from bot.settings import DEFAULT_LEASE_SECONDS
 from bot.storage.db import Database as Database  # re-exported: the adapters' handle on the database
 from bot.storage.migrations import ensure_current
+from bot.storage.models import Person
 from bot.storage.plans import Plans
 from bot.storage.privacy import forget_person
 from bot.storage.repositories import Conversations, GroupChats, MediaFiles, People, Records, Updates
@@ -161,15 +164,77 @@ class ConversationService:
         state = await conversations.load(person.id)
         now = self.clock()
         records = Records(session)
-        checks: dict[str, CheckStatus] = {}
-        if isinstance(event, Press) and isinstance(event.action, CheckAnswer):
-            # a check answer counts only for a check sent to this person
-            answering = check_of(event.action)
-            status = await records.check_status(person.id, answering)
-            checks = {answering.key: status} if status is not None else {}
+        checks = await self._check_status(records, person.id, event)
         plans = Plans(session)
+        env = await self._env(person, event, now, checks, plans)
+        decision = decide(state, event, env)
+        await conversations.save(person.id, decision.state, to_datetime(now))
+
+        writing = _Writing(
+            session=session,
+            person=person,
+            now=now,
+            reply_tag=f"u{update_id}" if update_id is not None else f"r{uuid.uuid4().hex[:12]}",
+            records=records,
+            plans=plans,
+            schedule=ScheduleRepo(session),
+        )
+        await self._write_effects(writing, decision.effects)
+        return self._claimed_replies(writing)
+
+    async def _write_effects(self, writing: _Writing, effects: tuple[Effect, ...]) -> None:
+        """Every effect in the core's order, each by its own handler."""
+        for index, effect in enumerate(effects):
+            match effect:
+                case Reply(message=message):
+                    await self._write_reply(writing, index, message)
+                case ShowProgress():
+                    await self._write_reply(writing, index, await self._progress(writing))
+                case ShowStreak():
+                    await self._write_reply(writing, index, await self._streak_line(writing))
+                case Toast(text=toast):
+                    writing.handled.toasts.append(toast)
+                case Schedule():
+                    await self._schedule(writing, effect)
+                case Cancel(prefix=prefix):
+                    await writing.schedule.cancel_prefix(writing.person.id, prefix)
+                case SetProfile(profile=profile):
+                    writing.person.set_profile(profile)
+                case SavePlan(plan=plan):
+                    await writing.plans.save(writing.person.id, plan)
+                case DropPlan():
+                    await writing.plans.delete(writing.person.id)
+                case RecordRound():
+                    self._record_round(writing, effect)
+                case ForgetPerson(farewell=farewell):
+                    await self._forget(writing, farewell)
+                    break  # nothing after it is written: its rows would be erased
+                case RecordCheckin():
+                    await writing.records.add_checkin(
+                        writing.person.id, effect.session, effect.area, effect.n, effect.answer
+                    )
+                case RecordFollowups():
+                    writing.records.add_followup_choice(
+                        writing.person.id, effect.session, effect.wanted, effect.areas
+                    )
+                case _:
+                    assert_never(effect)
+
+    # -- before the decision: what the core is told about the person
+
+    async def _check_status(self, records: Records, person_id: int, event: Event) -> dict[str, CheckStatus]:
+        """A check answer counts only for a check sent to this person: its status, if there is one."""
+        if isinstance(event, Press) and isinstance(event.action, CheckAnswer):
+            answering = check_of(event.action)
+            status = await records.check_status(person_id, answering)
+            return {answering.key: status} if status is not None else {}
+        return {}
+
+    async def _env(
+        self, person: Person, event: Event, now: float, checks: dict[str, CheckStatus], plans: Plans
+    ) -> Env:
         recent = await plans.recent_areas(person.id) if plan_chat.wants_history(event) else ()
-        env = Env(
+        return Env(
             content=self.content,
             matcher=self.matcher,
             now=now,
@@ -182,99 +247,91 @@ class ConversationService:
             plan=await plans.get(person.id),
             recent_areas=recent,
         )
-        decision = decide(state, event, env)
-        await conversations.save(person.id, decision.state, to_datetime(now))
 
-        handled = Handled()
-        schedule = ScheduleRepo(session)
-        planned: dict[str, int] = {}  # kind -> rows pending for the person, counted on first use
-        reply_tag = f"u{update_id}" if update_id is not None else f"r{uuid.uuid4().hex[:12]}"
-        replies: list[tuple[int | None, Message]] = []
-        for index, effect in enumerate(decision.effects):
-            if isinstance(effect, ShowProgress | ShowStreak):
-                # only the service sees the rounds: they decide the words and whether a chart goes along
-                ratings = await records.ratings(person.id)
-                streak = streak_of(ratings, to_datetime(now), person.profile())
-                if isinstance(effect, ShowStreak):
-                    effect = Reply(Message(after_session(streak, self.content)))
-                else:
-                    shown = progress_message(ratings, self.content)
-                    if ratings:
-                        shown = replace(shown, text=f"{shown.text}\n\n{in_progress(streak, self.content)}")
-                    effect = Reply(shown)
-            if isinstance(effect, Reply):
-                row_id = await schedule.add(
-                    person.id,
-                    f"{reply_tag}:{index}",
-                    Kind.REPLY,
-                    to_datetime(now),
-                    message_to_payload(effect.message),
-                    claimed_until=to_datetime(now) + self.reply_lease,
-                )
-                replies.append((row_id, effect.message))
-            elif isinstance(effect, Toast):
-                handled.toasts.append(effect.text)
-            elif isinstance(effect, Schedule):
-                if effect.kind not in planned:
-                    planned[effect.kind] = await schedule.pending_count(person.id, effect.kind)
-                if planned[effect.kind] >= self.max_pending_per_kind:
-                    # a safety net: the core never plans this many, so someone is forging input
-                    metrics.SCHEDULED.labels(event="capped").inc()
-                    log.warning("pending rows capped; not scheduled kind=%s", effect.kind)
-                    continue
-                planned[effect.kind] += 1
-                due = to_datetime(now + effect.delay)
-                await schedule.add(
-                    person.id,
-                    effect.key,
-                    effect.kind,
-                    due,
-                    message_to_payload(effect.message),
-                    late_after_s=effect.late_after,
-                )
-                if handled.scheduled_first is None or due < handled.scheduled_first:
-                    handled.scheduled_first = due
-            elif isinstance(effect, Cancel):
-                await schedule.cancel_prefix(person.id, effect.prefix)
-            elif isinstance(effect, SetProfile):
-                person.set_profile(effect.profile)
-            elif isinstance(effect, SavePlan):
-                await plans.save(person.id, effect.plan)
-            elif isinstance(effect, DropPlan):
-                await plans.delete(person.id)
-            elif isinstance(effect, RecordRound):
-                records.add_round(
-                    person.id,
-                    session=effect.session,
-                    round=effect.round,
-                    area=effect.area,
-                    tool=effect.tool,
-                    technique=effect.technique,
-                    hold_seconds=effect.hold_seconds,
-                    intensity=effect.intensity,
-                    knot=effect.knot,
-                )
-            elif isinstance(effect, ForgetPerson):
-                # erases this update's rows too: nothing after it is written, the farewell goes direct
-                chat_id = person.chat_id
-                await forget_person(session, person.id)
-                replies.clear()
-                farewell = Outgoing(
-                    row_id=-1,
-                    person_id=person.id,
-                    chat_id=chat_id,
-                    kind=Kind.FAREWELL,
-                    message=effect.farewell,
-                )
-                handled.direct.append(farewell)
-                handled.scheduled_first = None
-                break
-            elif isinstance(effect, RecordCheckin):
-                await records.add_checkin(person.id, effect.session, effect.area, effect.n, effect.answer)
-            else:
-                assert isinstance(effect, RecordFollowups)
-                records.add_followup_choice(person.id, effect.session, effect.wanted, effect.areas)
-        claimed_until = to_datetime(now) + self.reply_lease
+    # -- one small handler per effect (in the update's transaction)
+
+    async def _write_reply(self, writing: _Writing, index: int, message: Message) -> None:
+        """A reply: a row already claimed by this process and due now, sent after the commit."""
+        row_id = await writing.schedule.add(
+            writing.person.id,
+            f"{writing.reply_tag}:{index}",
+            Kind.REPLY,
+            to_datetime(writing.now),
+            message_to_payload(message),
+            claimed_until=to_datetime(writing.now) + self.reply_lease,
+        )
+        writing.replies.append((row_id, message))
+
+    async def _progress(self, writing: _Writing) -> Message:
+        """The /progress reply: only the service sees the rounds (the words; whether a chart goes along)."""
+        ratings = await writing.records.ratings(writing.person.id)
+        streak = streak_of(ratings, to_datetime(writing.now), writing.person.profile())
+        shown = progress_message(ratings, self.content)
+        if ratings:
+            shown = replace(shown, text=f"{shown.text}\n\n{in_progress(streak, self.content)}")
+        return shown
+
+    async def _streak_line(self, writing: _Writing) -> Message:
+        """After a session: the line about the streak, from the rounds."""
+        ratings = await writing.records.ratings(writing.person.id)
+        streak = streak_of(ratings, to_datetime(writing.now), writing.person.profile())
+        return Message(after_session(streak, self.content))
+
+    async def _schedule(self, writing: _Writing, effect: Schedule) -> None:
+        """A timed message: a pending row, unless the person has too many of that kind already."""
+        person_id = writing.person.id
+        if effect.kind not in writing.planned:  # counted on first use
+            writing.planned[effect.kind] = await writing.schedule.pending_count(person_id, effect.kind)
+        if writing.planned[effect.kind] >= self.max_pending_per_kind:
+            # a safety net: the core never plans this many, so someone is forging input
+            metrics.SCHEDULED.labels(event="capped").inc()
+            log.warning("pending rows capped; not scheduled kind=%s", effect.kind)
+            return
+        writing.planned[effect.kind] += 1
+        due = to_datetime(writing.now + effect.delay)
+        await writing.schedule.add(
+            person_id,
+            effect.key,
+            effect.kind,
+            due,
+            message_to_payload(effect.message),
+            late_after_s=effect.late_after,
+        )
+        handled = writing.handled
+        if handled.scheduled_first is None or due < handled.scheduled_first:
+            handled.scheduled_first = due
+
+    def _record_round(self, writing: _Writing, effect: RecordRound) -> None:
+        writing.records.add_round(
+            writing.person.id,
+            session=effect.session,
+            round=effect.round,
+            area=effect.area,
+            tool=effect.tool,
+            technique=effect.technique,
+            hold_seconds=effect.hold_seconds,
+            intensity=effect.intensity,
+            knot=effect.knot,
+        )
+
+    async def _forget(self, writing: _Writing, farewell: Message) -> None:
+        """/delete: erase every row about the person, this update's replies too; the farewell goes
+        direct (it has no row) and nothing is left to wake up for."""
+        person = writing.person
+        chat_id = person.chat_id  # read before the person's row is erased
+        await forget_person(writing.session, person.id)
+        writing.replies.clear()
+        writing.handled.direct.append(
+            Outgoing(row_id=-1, person_id=person.id, chat_id=chat_id, kind=Kind.FAREWELL, message=farewell)
+        )
+        writing.handled.scheduled_first = None
+
+    # -- after the effects: what the adapter sends once the transaction has committed
+
+    def _claimed_replies(self, writing: _Writing) -> Handled:
+        claimed_until = to_datetime(writing.now) + self.reply_lease
+        person = writing.person
+        handled = writing.handled
         handled.replies = [
             Outgoing(
                 row_id=row_id,
@@ -285,10 +342,26 @@ class ConversationService:
                 claimed_until=claimed_until,
                 lease=self.reply_lease,
             )
-            for row_id, message in replies
+            for row_id, message in writing.replies
             if row_id is not None
         ]
         return handled
+
+
+@dataclass
+class _Writing:
+    """One update's effects being written: the session, the person, and what is collected for the adapter."""
+
+    session: AsyncSession
+    person: Person
+    now: float
+    reply_tag: str  # replies' row keys: "<tag>:<index of the effect>"
+    records: Records
+    plans: Plans
+    schedule: ScheduleRepo
+    handled: Handled = field(default_factory=Handled)
+    replies: list[tuple[int | None, Message]] = field(default_factory=list)  # (row id, message), in order
+    planned: dict[str, int] = field(default_factory=dict)  # kind -> rows pending for the person
 
 
 # -- what the adapters need from storage (they never import bot.storage: pyproject.toml, [tool.importlinter])

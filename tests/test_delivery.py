@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
+from typing import Any, cast
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import func, select
@@ -19,7 +21,8 @@ from bot.domain.content import Content
 from bot.domain.effects import Message
 from bot.domain.events import Command, Event, Text, decode_press
 from bot.domain.matcher import Matcher
-from bot.service import REPLY_LEASE, ConversationService, Handled, to_datetime
+from bot.runtime import Delivery
+from bot.service import REPLY_LEASE, ConversationService, Handled, Outgoing, to_datetime
 from bot.storage.db import Database
 from bot.storage.models import Person, ScheduledMessage, SessionRound
 from tests.runtime_fixtures import Clock, RecordingTransport, migrated_postgres_database, require_postgres
@@ -567,3 +570,34 @@ async def test_prompts_dropped_in_two_dispatch_runs_give_one_note(
     texts = transport.texts()[before:]
     assert texts.count(content.text("hold.dropped")) == 1, texts
     assert texts[-1].startswith("Time's up")
+
+
+async def test_after_update_sends_replies_then_direct_then_sets_the_wake_up() -> None:
+    """The one after-update sequence both adapters use (bot.runtime.Delivery.after_update)."""
+    calls: list[tuple[str, object]] = []
+
+    class FakeDeliverer:
+        async def deliver(self, rows: list[Outgoing], *, defer_paced: bool = False) -> None:
+            calls.append(("deliver", (rows, defer_paced)))
+
+        async def send_direct(self, rows: list[Outgoing]) -> None:
+            calls.append(("send_direct", rows))
+
+    class FakeWaker:
+        def wake_at(self, when: object) -> None:
+            calls.append(("wake_at", when))
+
+    reply = Outgoing(row_id=1, person_id=1, chat_id=CHAT, kind="reply", message=Message("hi"))
+    farewell = Outgoing(row_id=-1, person_id=1, chat_id=CHAT, kind="farewell", message=Message("bye"))
+    first = to_datetime(1_000.0) + timedelta(seconds=5)
+    handled = Handled(replies=[reply], direct=[farewell], scheduled_first=first)
+    delivery = Delivery(
+        deliverer=cast(Any, FakeDeliverer()),
+        dispatcher=cast(Any, None),
+        waker=cast(Any, FakeWaker()),
+        retention=cast(Any, None),
+    )
+    await delivery.after_update(handled)
+    await delivery.after_update(handled, defer_paced=True)
+    step = [("deliver", ([reply], False)), ("send_direct", [farewell]), ("wake_at", first)]
+    assert calls == [*step, ("deliver", ([reply], True)), *step[1:]]

@@ -319,9 +319,7 @@ class TelegramBot:
                 await query.answer(text=handled.toasts[0] if handled.toasts else None)
             except Exception as exc:
                 log.info("could not answer a callback query: %s", type(exc).__name__)
-        await self.delivery.deliverer.deliver(handled.replies, defer_paced=self.defer_paced_replies)
-        await self.delivery.deliverer.send_direct(handled.direct)
-        self.delivery.waker.wake_at(handled.scheduled_first)
+        await self.delivery.after_update(handled, defer_paced=self.defer_paced_replies)
 
     async def _note(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, key: str) -> None:
         """A one-off note sent directly, never a row (flood, groups): best effort."""

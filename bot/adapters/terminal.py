@@ -77,9 +77,7 @@ async def run_chat(core: Core, stdin: TextIO = sys.stdin, stdout: TextIO = sys.s
         handled = await core.service.handle(CHANNEL, LOCAL_ID, LOCAL_ID, event)
         for toast in handled.toasts:
             stdout.write(f"   ({toast})\n")
-        await delivery.deliverer.deliver(handled.replies)
-        await delivery.deliverer.send_direct(handled.direct)
-        delivery.waker.wake_at(handled.scheduled_first)
+        await delivery.after_update(handled)
 
     loop = asyncio.get_running_loop()
     try:
