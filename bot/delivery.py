@@ -431,17 +431,20 @@ class Dispatcher:
             dropped.clear()
             schedule = ScheduleRepo(session)
             people = People(session)
-            claimed = await schedule.claim_due(now, self.batch, self.lease)
+            taken_over: set[int] = set()  # claims of a process that died or stalled
+            claimed = await schedule.claim_due(now, self.batch, self.lease, taken_over)
             # people with a message waiting to be tried again: their later ones go after it
             persons = sorted({row.person_id for row in claimed})
             retrying = await schedule.retried_first_due(persons)
             # ... and those with an earlier message being sent elsewhere (a reply on another replica
             # waiting for its chat's pacing): theirs goes a moment later, never before it
             sending = await schedule.in_flight(persons, now, [row.id for row in claimed])
-            # ... and whether the conversation has already moved past a reply: a later one was sent
-            # (a reply claimed by a replica that died, taken over after its lease)
+            # ... and whether the conversation has already moved past a reply taken over from a
+            # process that died: a later one was sent (a reply retried after a failure is not
+            # superseded: it is late, and its person's later messages wait behind it)
             answered = await schedule.latest_sent(
-                sorted({row.person_id for row in claimed if row.kind == Kind.REPLY}), Kind.REPLY
+                sorted({row.person_id for row in claimed if row.kind == Kind.REPLY and row.id in taken_over}),
+                Kind.REPLY,
             )
             out: list[Outgoing] = []
             dropped_for: dict[int, str] = {}
@@ -456,7 +459,8 @@ class Dispatcher:
                 planned = row.due_at if row.last_error == PACED else first_due
                 late = (now - planned).total_seconds()
                 lags.append(late)
-                if row.kind == Kind.REPLY and answered.get(row.person_id, 0) > row.id:
+                superseded = answered.get(row.person_id, 0) > row.id
+                if row.id in taken_over and row.kind == Kind.REPLY and superseded:
                     # out of context now: the person has seen the answer to a later message
                     await schedule.settle(row.id, Status.DROPPED, now, SUPERSEDED)
                     dropped.append(row.id)

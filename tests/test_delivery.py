@@ -264,6 +264,24 @@ async def test_on_postgres_a_dead_processs_claims_are_taken_over_at_once(content
             await living.dispose()
 
 
+async def test_a_reply_retried_after_a_failure_is_sent_even_after_later_replies(
+    database, content, matcher, transport, clock
+) -> None:
+    """Superseding applies only to claims taken over from a process that died: a reply that failed
+    (a 5xx, a 429) and waits to be tried again is late, not out of context, and is never dropped
+    because the person's later replies went out meanwhile."""
+    h = harness(database, content, matcher, transport, clock)
+    transport.flaky[CHAT] = 1  # the first reply fails once and is retried later
+    await h.send(Command("help"))
+    await h.send(Command("help"))  # a later reply goes out meanwhile
+    for _ in range(5):
+        clock.advance(60)
+        await h.dispatcher.run_once()
+    helps = [t for t in transport.texts() if t.startswith("Here is what I can do")]
+    assert len(helps) == 2  # none lost
+    assert "dropped" not in await h.statuses()
+
+
 async def test_a_slow_process_does_not_send_what_another_reclaimed(
     database, content, matcher, transport, clock
 ) -> None:

@@ -267,8 +267,11 @@ class Schedule:
             .values(status=Status.CANCELLED)
         )
 
-    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[ScheduledMessage]:
-        """Claim up to ``limit`` due rows (pending, or claimed with an expired lease).
+    async def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, taken_over: set[int] | None = None
+    ) -> list[ScheduledMessage]:
+        """Claim up to ``limit`` due rows (pending, or claimed with an expired lease); the ids of the
+        claims taken over from another process go into ``taken_over``.
 
         On PostgreSQL the claims of processes that are gone are taken over first, whatever their
         lease: a claim's key whose advisory lock is free belongs to no living process
@@ -289,13 +292,16 @@ class Schedule:
             and_(ScheduledMessage.status == Status.CLAIMED, ScheduledMessage.lease_until < now),
         )
         ids_query = (
-            select(ScheduledMessage.id)
+            select(ScheduledMessage.id, ScheduledMessage.status)
             .where(due)
             .order_by(ScheduledMessage.due_at, ScheduledMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        ids = list((await self.session.execute(ids_query)).scalars())
+        found = (await self.session.execute(ids_query)).all()
+        ids = [row_id for row_id, _ in found]
+        if taken_over is not None:
+            taken_over.update(row_id for row_id, status in found if status == Status.CLAIMED)
         if not ids:
             return []
         await self.session.execute(
